@@ -1,0 +1,55 @@
+"""Write one benchmark result file as described in DESIGN.md ("Conventions")."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from jndlc_helpers.files import write_json  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    """A short description of where the benchmark ran."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"{torch.cuda.get_device_name(0)}; {os.cpu_count()} CPU cores"
+    except ImportError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPU cores, {platform.system()}"
+
+
+def write_result(
+    name: str,
+    metric: str,
+    unit: str,
+    value: float,
+    baseline: str,
+    baseline_value: float,
+    higher_is_better: bool,
+    command: str,
+    **extra,
+) -> Path:
+    """Write benchmarks/results/<name>.json; ratio = value / baseline_value."""
+    result = {
+        "name": name,
+        "metric": metric,
+        "unit": unit,
+        "value": value,
+        "baseline": baseline,
+        "baseline_value": baseline_value,
+        "ratio": value / baseline_value if baseline_value else float("nan"),
+        "higher_is_better": higher_is_better,
+        "machine": machine(),
+        "date": _dt.date.today().isoformat(),
+        "command": command,
+        **extra,
+    }
+    return write_json(RESULTS / f"{name}.json", result)

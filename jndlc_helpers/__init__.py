@@ -1,0 +1,1 @@
+"""jndlc: JND-based perceptual learned image compression, reproduced."""

@@ -1,0 +1,180 @@
+"""Defaults in one place: the paper's constants and the three profiles.
+
+A profile is a flat dict of knobs, the same keys as the notebooks' ``parameters``
+cells. ``profile(name, **overrides)`` returns a copy with overrides applied and
+refuses unknown keys, so a typo never silently runs the default.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# CompressAI zoo qualities 1-6, used by the paper (Sec. 3).
+LAMBDAS: dict[str, tuple[float, ...]] = {
+    "mse": (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483),
+    "ms-ssim": (2.40, 4.58, 8.73, 16.64, 31.73, 60.50),
+}
+
+# Paper's Table I (BD-rate vs baseline, %; PSNR / MS-SSIM) and Table II (BS_JND, %).
+PAPER_TABLE_I: dict[str, dict[str, float]] = {
+    "iwl-mse": {"psnr": -5.40, "ms-ssim": -4.10},
+    "fwl-mse": {"psnr": -5.80, "ms-ssim": -4.10},
+    "iwl-ms-ssim": {"psnr": -8.30, "ms-ssim": -8.30},
+    "fwl-ms-ssim": {"psnr": -10.00, "ms-ssim": -7.50},
+}
+PAPER_TABLE_II: dict[str, float] = {
+    "iwl-mse": -9.22,
+    "fwl-mse": -9.25,
+    "iwl-ms-ssim": -13.94,
+    "fwl-ms-ssim": -10.77,
+}
+
+METRICS = ("mse", "ms-ssim")
+LOSSES = ("baseline", "pwl", "iwl", "iwl-hinge", "fwl")
+# Methods a reproduction compares: the two controls and the proposed losses.
+CONTROLS = ("baseline-pretrained", "baseline-finetuned")
+
+_PAPER: dict[str, Any] = {
+    "profile": "paper",
+    # data
+    "data_root": None,  # root/{train,test}/{Ref,JND1}, e.g. from convert_videoset
+    "unlabelled_root": None,  # JPEG-AI images (the JND image is the original)
+    "kodak_root": None,  # Kodak for the visual figures
+    "labeller": "human (VideoSet JND1)",
+    "jnd_tau": 1.0,
+    "test_fraction": 0.2,
+    "seed": 0,
+    # model
+    "architecture": "cheng2020-attn",
+    "model_N": None,  # the zoo's own sizes
+    "model_M": None,
+    "pretrained": "zoo",  # CompressAI's pretrained weights of the matching quality
+    "pretrain_steps": None,  # base models trained here when `pretrained` is a folder without them
+    # training
+    "losses": ["baseline", "iwl", "fwl", "pwl"],
+    "metrics": ["mse", "ms-ssim"],
+    "qualities": [1, 2, 3, 4, 5, 6],
+    "feature_extractor": "vgg16",
+    "fwl_weight": 0.9,
+    "epochs": 100,
+    "max_steps": None,
+    "batch_size": 16,
+    "patch_size": 256,
+    "lr": 1e-4,
+    "aux_lr": 1e-3,
+    "clip_max_norm": 1.0,
+    "num_workers": 4,
+    "device": "auto",
+    # evaluation
+    "anchors": ["jpeg", "webp", "avif"],
+    "anchor_qualities": [10, 20, 30, 40, 50, 60, 70, 80, 90],
+    "jod": True,
+    "bootstrap": 1000,
+}
+
+_QUICK: dict[str, Any] = {
+    **_PAPER,
+    "profile": "quick",
+    "data_root": "data/embedded",
+    "labeller": "cvvdp",
+    "architecture": "scale-hyperprior",
+    "model_N": 64,
+    "model_M": 96,
+    "pretrained": "data/pretrained/quick",
+    "pretrain_steps": 1500,
+    "losses": ["baseline", "pwl", "iwl", "iwl-hinge", "fwl"],
+    "qualities": [1, 3, 5, 6],
+    "feature_extractor": "nlpd",
+    "epochs": None,
+    "max_steps": 150,
+    "batch_size": 8,
+    "patch_size": 128,  # MS-SSIM runs use max(patch_size, 192): 5 scales need > 160 px
+    "num_workers": 0,
+    "device": "cpu",
+    "anchor_qualities": [10, 25, 40, 55, 70, 85],
+    "bootstrap": 200,
+}
+
+_SMOKE: dict[str, Any] = {
+    **_QUICK,
+    "profile": "smoke",
+    "data_root": "data/smoke",
+    "labeller": "namm",
+    "model_N": 16,
+    "model_M": 24,
+    "pretrained": "scratch",
+    "losses": ["baseline", "iwl", "fwl"],
+    "qualities": [1, 2, 4, 6],
+    "max_steps": 3,
+    "batch_size": 2,
+    "patch_size": 64,
+    "anchors": ["jpeg"],
+    "anchor_qualities": [20, 40, 60, 80],
+    "jod": False,
+    "bootstrap": 50,
+}
+
+PROFILES: dict[str, dict[str, Any]] = {"smoke": _SMOKE, "quick": _QUICK, "paper": _PAPER}
+
+MSSSIM_MIN_PATCH = 176  # pytorch-msssim's 5 scales need > 160 px per side
+
+
+def profile(name: str, **overrides: Any) -> dict[str, Any]:
+    """Return a copy of profile ``name`` with ``overrides`` applied.
+
+    Raises ``KeyError`` naming the profile or the unknown parameter.
+    """
+    if name not in PROFILES:
+        raise KeyError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+    params = copy.deepcopy(PROFILES[name])
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        raise KeyError(f"unknown parameter(s) {unknown} for profile {name!r}; known: {sorted(params)}")
+    params.update(overrides)
+    return params
+
+
+def lambda_for(metric: str, quality: int) -> float:
+    """The paper's lambda for ``metric`` ('mse' or 'ms-ssim') at zoo quality 1-6."""
+    if metric not in LAMBDAS:
+        raise ValueError(f"metric must be one of {sorted(LAMBDAS)}, got {metric!r}")
+    if not 1 <= quality <= len(LAMBDAS[metric]):
+        raise ValueError(f"quality must be 1..{len(LAMBDAS[metric])}, got {quality}")
+    return LAMBDAS[metric][quality - 1]
+
+
+def provenance(params: dict[str, Any]) -> dict[str, Any]:
+    """What every table and figure must say about how its numbers were obtained."""
+    steps = params.get("max_steps")
+    budget = f"{steps} steps" if steps else f"{params.get('epochs')} epochs"
+    model = params["architecture"]
+    if params.get("model_N"):
+        model += f" (N={params['model_N']}, M={params['model_M']})"
+    return {
+        "profile": params["profile"],
+        "data": str(params.get("data_root")),
+        "labeller": params["labeller"],
+        "model": model,
+        "budget": f"{budget}, batch {params['batch_size']}, patch {params['patch_size']}",
+        "features": params["feature_extractor"],
+    }
+
+
+def provenance_label(prov: dict[str, Any]) -> str:
+    """One line naming profile, data, JND labeller, model, budget and FWL features.
+
+    Anything that differs from the paper's protocol is flagged so that no number
+    produced here passes for the paper's.
+    """
+    flags = []
+    if prov.get("profile") != "paper":
+        flags.append("NOT the paper's protocol")
+    if "human" not in str(prov.get("labeller", "")):
+        flags.append(f"proxy JND labels ({prov.get('labeller')})")
+    if prov.get("features") not in (None, "vgg16"):
+        flags.append(f"offline FWL features ({prov.get('features')})")
+    head = (
+        f"profile={prov.get('profile')} | data={prov.get('data')} | model={prov.get('model')}"
+        f" | budget={prov.get('budget')}"
+    )
+    return head + ("" if not flags else " | " + "; ".join(flags))

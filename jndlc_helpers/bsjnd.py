@@ -1,0 +1,156 @@
+"""BS_JND (eq. 9, Table II): the bitrate saved in reaching each image's JND quality.
+
+Per test image, q_J is the quality (PSNR, or MS-SSIM) of its JND1 image against the
+original. Each method's per-image RD curve gives the bpp it needs to reach q_J:
+
+1. points are sorted by bpp and only those that raise the quality are kept
+   (a point with more bits and no better quality is dominated), so quality is
+   strictly increasing in rate;
+2. log(bpp) is interpolated over quality, by PCHIP (monotone, so the read-off rate
+   never decreases with quality) or piecewise-linearly (``interp="linear"``);
+3. q_J outside the kept curve's quality range is never extrapolated: that image
+   is left out for that comparison and counted (``n_out_of_range``).
+
+saving = (bpp_proposed - bpp_baseline) / bpp_baseline * 100 (negative = fewer bits).
+MS-SSIM thresholds are read in dB by default (``ms_ssim_db``): the same threshold,
+so the same images are in range, on a scale where RD curves are closer to linear.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_METRIC = {"mse": "psnr", "ms-ssim": "ms_ssim_db"}
+PER_IMAGE_COLUMNS = [
+    "image", "method", "family", "key", "baseline", "metric", "interpolation", "q_jnd",
+    "bpp_proposed", "bpp_baseline", "saving", "status",
+]
+SUMMARY_COLUMNS = [
+    "method", "family", "key", "baseline", "metric", "interpolation", "mean", "median",
+    "ci_low", "ci_high", "n_boot", "n_images", "n_used", "n_out_of_range",
+]
+
+
+def monotone_curve(bpp: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Points of an RD curve sorted by rate, keeping those that raise the quality."""
+    b, q = np.asarray(bpp, float), np.asarray(quality, float)
+    ok = np.isfinite(b) & np.isfinite(q) & (b > 0)
+    b, q = b[ok], q[ok]
+    order = np.lexsort((-q, b))  # by rate; at equal rate the best quality first
+    b, q = b[order], q[order]
+    keep, best = [], -np.inf
+    for i, qi in enumerate(q):
+        if qi > best:
+            keep.append(i)
+            best = qi
+    return b[keep], q[keep]
+
+
+def rate_at_quality(
+    bpp: Sequence[float], quality: Sequence[float], q_target: float, interp: str = "pchip"
+) -> tuple[float, str | None]:
+    """The bpp a curve needs to reach ``q_target``, and None; or (NaN, reason)."""
+    if interp not in ("pchip", "linear"):
+        raise ValueError(f"interp must be 'pchip' or 'linear', got {interp!r}")
+    if not np.isfinite(q_target):
+        return math.nan, "JND quality is not finite"
+    b, q = monotone_curve(bpp, quality)
+    if len(b) < 2:
+        return math.nan, f"curve has {len(b)} usable point(s), needs >= 2"
+    if q_target < q[0]:
+        return math.nan, f"q_J {q_target:.4g} below the curve ({q[0]:.4g}..{q[-1]:.4g})"
+    if q_target > q[-1]:
+        return math.nan, f"q_J {q_target:.4g} above the curve ({q[0]:.4g}..{q[-1]:.4g})"
+    if interp == "linear":
+        return float(np.exp(np.interp(q_target, q, np.log(b)))), None
+    from scipy.interpolate import PchipInterpolator
+
+    return float(np.exp(PchipInterpolator(q, np.log(b))(q_target))), None
+
+
+def bsjnd_per_image(
+    df: pd.DataFrame,
+    jnd: pd.DataFrame,
+    proposed: Iterable[str],
+    baseline: str = "baseline",
+    families: Iterable[str] = ("mse", "ms-ssim"),
+    metric: str | Mapping[str, str] | None = None,
+    interp: str = "pchip",
+) -> pd.DataFrame:
+    """One row per (image, proposed method, family) with the saving or why it is missing.
+
+    ``df``: the per-image evaluation table (``evaluate.COLUMNS``); ``jnd``: the JND
+    quality table (``metrics.jnd_quality_table``: image, psnr, ms_ssim, ms_ssim_db).
+    ``metric``: one quality column for all families, or {family: column}; by default
+    PSNR for MSE-trained models and MS-SSIM (in dB) for MS-SSIM-trained ones.
+    """
+    metric_of = dict(DEFAULT_METRIC)
+    if isinstance(metric, str):
+        metric_of = {f: metric for f in ("mse", "ms-ssim", *families)}
+    elif metric is not None:
+        metric_of.update(metric)
+    q_j = jnd.set_index(jnd["image"].astype(str))
+    rows = []
+    for family in families:
+        col = metric_of[family]
+        base = df[(df["method"] == baseline) & (df["family"] == family)]
+        if base.empty:
+            continue
+        for method in proposed:
+            test = df[(df["method"] == method) & (df["family"] == family)]
+            if test.empty or method == baseline:
+                continue
+            for image in sorted(set(base["image"]) & set(test["image"])):
+                row = {"image": image, "method": method, "family": family, "key": f"{method}-{family}",
+                       "baseline": baseline, "metric": col, "interpolation": interp}
+                if image not in q_j.index:
+                    rows.append({**row, "q_jnd": math.nan, "bpp_proposed": math.nan,
+                                 "bpp_baseline": math.nan, "saving": math.nan,
+                                 "status": "no JND quality for this image"})
+                    continue
+                q = float(q_j.loc[image, col])
+                b_im, t_im = base[base["image"] == image], test[test["image"] == image]
+                bb, why_b = rate_at_quality(b_im["bpp"], b_im[col], q, interp)
+                bt, why_t = rate_at_quality(t_im["bpp"], t_im[col], q, interp)
+                status = "ok"
+                if why_b or why_t:
+                    status = "; ".join(f"{who}: {w}" for who, w in ((baseline, why_b), (method, why_t)) if w)
+                saving = (bt - bb) / bb * 100 if status == "ok" else math.nan
+                rows.append({**row, "q_jnd": q, "bpp_proposed": bt, "bpp_baseline": bb,
+                             "saving": saving, "status": status})
+    return pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS)
+
+
+def bsjnd_summary(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Mean, median and bootstrap 95% interval of the savings, with counts.
+
+    ``n_used`` images have a saving; ``n_out_of_range`` were left out because q_J
+    lies outside a curve (or a curve was unusable).
+    """
+    rows = []
+    keys = ["method", "family", "key", "baseline", "metric", "interpolation"]
+    for i, (k, g) in enumerate(per_image.groupby(keys, sort=False)):
+        s = g["saving"].to_numpy(float)
+        ok = np.isfinite(s)
+        v = s[ok]
+        lo = hi = math.nan
+        if len(v) > 1 and n_boot > 0:
+            rng = np.random.default_rng([seed, i])
+            boots = v[rng.integers(0, len(v), (n_boot, len(v)))].mean(axis=1)
+            lo, hi = (float(x) for x in np.quantile(boots, [0.025, 0.975]))
+        rows.append({**dict(zip(keys, k)),
+                     "mean": float(v.mean()) if len(v) else math.nan,
+                     "median": float(np.median(v)) if len(v) else math.nan,
+                     "ci_low": lo, "ci_high": hi, "n_boot": n_boot,
+                     "n_images": len(g), "n_used": int(ok.sum()), "n_out_of_range": int((~ok).sum())})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def bsjnd(df: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str], baseline: str = "baseline",
+          n_boot: int = 1000, seed: int = 0, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-image table, summary table); ``kw`` go to ``bsjnd_per_image``."""
+    per = bsjnd_per_image(df, jnd, proposed, baseline=baseline, **kw)
+    return per, bsjnd_summary(per, n_boot=n_boot, seed=seed)

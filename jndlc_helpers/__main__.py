@@ -1,0 +1,137 @@
+"""Command line: ``python -m jndlc_helpers <command>`` (also installed as ``jndlc``).
+
+    reproduce   run the notebook chain with papermill (smoke | quick | paper)
+    build-data  build the embedded default dataset (or the smoke one)
+    pretrain    train the small base models the quick profile fine-tunes from
+    train       one training run (loss, metric, quality)
+    fetch-kodak download the Kodak images (needs the internet)
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from typing import Any
+
+
+def parse_value(text: str) -> Any:
+    """A -p value: a Python literal when it parses as one (1e-4, [1, 3], None), else a string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"-p expects key=value, got {pair!r}")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def _reproduce(args: argparse.Namespace) -> None:
+    from .reproduce import ChainError, reproduce
+
+    try:
+        run_dir = reproduce(
+            args.profile, args.run_dir, parse_overrides(args.param), force=args.force,
+            cell_timeout=args.cell_timeout, progress=not args.no_progress,
+            figures_dir=None if args.no_publish else "default",
+        )
+    except (ChainError, KeyError) as e:
+        raise SystemExit(f"error: {e.args[0] if e.args else e}") from None
+    print(f"run folder: {run_dir}")
+
+
+def _build_data(args: argparse.Namespace) -> None:
+    from . import embedded
+
+    if args.smoke:
+        root = embedded.build_smoke(args.root or "data/smoke")
+    else:
+        root = embedded.build_embedded(args.root or "data/embedded", labeller=args.labeller,
+                                       tau=args.tau, force=args.force, progress=not args.no_progress)
+    print(f"embedded dataset: {root}")
+    print(f"labels table:     {root / 'labels.csv'}")
+
+
+def _pretrain(args: argparse.Namespace) -> None:
+    from . import config, train
+    from .reproduce import resolve_params
+
+    p = resolve_params(args.profile, parse_overrides(args.param))
+    train.pretrain(
+        p["pretrained"] if args.out is None else args.out,
+        metrics=p["metrics"], qualities=p["qualities"], data_root=p["data_root"],
+        architecture=p["architecture"], N=p["model_N"], M=p["model_M"],
+        max_steps=args.steps, batch_size=p["batch_size"], patch_size=p["patch_size"],
+        msssim_patch_size=max(p["patch_size"], config.MSSSIM_MIN_PATCH + 16),
+        lr=args.lr, seed=p["seed"], device=p["device"], progress=not args.no_progress,
+    )
+
+
+def _fetch_kodak(args: argparse.Namespace) -> None:
+    from .kodak import fetch_kodak
+
+    print(f"Kodak images: {fetch_kodak(args.dest)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jndlc", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("reproduce", help="run the notebook chain with papermill")
+    p.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
+    p.add_argument("--run-dir", default=None, help="default: runs/<profile>")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a profile knob (repeatable), e.g. -p max_steps=300")
+    p.add_argument("--force", action="store_true", help="redo notebooks already done")
+    p.add_argument("--cell-timeout", type=int, default=3600, help="seconds per cell")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-publish", action="store_true", help="don't copy figures to figures/<profile>/")
+    p.set_defaults(func=_reproduce)
+
+    p = sub.add_parser("build-data", help="build the embedded default dataset")
+    p.add_argument("--root", default=None)
+    p.add_argument("--smoke", action="store_true", help="the 4-image smoke dataset instead")
+    p.add_argument("--labeller", default="cvvdp", choices=["cvvdp", "namm"])
+    p.add_argument("--tau", type=float, default=1.0, help="JOD drop allowed (cvvdp)")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_build_data)
+
+    p = sub.add_parser("pretrain", help="train the small base models (resumable)")
+    p.add_argument("--profile", default="quick", choices=["smoke", "quick"])
+    p.add_argument("--out", default=None, help="default: the profile's 'pretrained' folder")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_pretrain)
+
+    p = sub.add_parser("train", help="one training run; see python -m jndlc_helpers.train -h",
+                       add_help=False)
+    p.set_defaults(func=None)
+
+    p = sub.add_parser("fetch-kodak", help="download the 24 Kodak images")
+    p.add_argument("--dest", default="data/kodak")
+    p.set_defaults(func=_fetch_kodak)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        from . import train
+
+        return train.main(argv[1:])
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,326 @@
+"""The reproduction's steps, one function per notebook, each taking the run's params.
+
+A notebook is narrative around one of these calls; tests call them directly. Every
+step reads and writes inside ``params["run_dir"]``:
+
+    models/<method>-<metric>-q<quality>/checkpoint.pth.tar   02
+    results/rd.csv, results/jnd_quality.csv, results/json/   03
+    results/bd_rate.csv                                       04
+    results/bs_jnd_per_image.csv, results/bs_jnd.csv          05
+    recon/<family>/<method>/q<quality>/<image>.png            06
+    figures/                                                  02-06
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import config
+from .files import read_json
+
+BASELINE_PRETRAINED = "baseline-pretrained"
+
+
+def run_path(params: dict[str, Any], *parts: str) -> Path:
+    return Path(params["run_dir"]).joinpath(*parts)
+
+
+def prov(params: dict[str, Any]) -> dict[str, Any]:
+    return config.provenance(params)
+
+
+def msssim_patch(params: dict[str, Any]) -> int:
+    """MS-SSIM training patches: the profile's size, but never below what 5 scales need."""
+    return max(params["patch_size"], config.MSSSIM_MIN_PATCH + 16)
+
+
+# ---------------------------------------------------------------- 01 data
+def prepare_data(params: dict[str, Any], progress: bool = True) -> Path:
+    """Build the embedded (or smoke) dataset when the profile uses one; check the
+    layout of a user's dataset otherwise. Returns the data root."""
+    from . import embedded, pairs
+
+    root = Path(params["data_root"])
+    if params["profile"] == "smoke":
+        root = embedded.build_smoke(root)
+    elif params["profile"] == "quick":
+        root = embedded.build_embedded(root, labeller=params["labeller"], tau=params["jnd_tau"],
+                                       progress=progress)
+    elif not root or not Path(root).is_dir():
+        raise FileNotFoundError(
+            f"data_root={params['data_root']!r} is not a folder: convert VideoSet (or another JND "
+            "set) with jndlc_helpers.convert first and pass -p data_root=PATH"
+        )
+    for split in ("train", "test"):
+        pairs.find_pairs(root / split)  # raises naming any bad file
+    return root
+
+
+def test_pairs(params: dict[str, Any]) -> list[tuple[Path, Path]]:
+    from . import pairs
+
+    return pairs.find_pairs(Path(params["data_root"]) / "test")
+
+
+# ---------------------------------------------------------------- 02 training
+def ensure_base_models(params: dict[str, Any], progress: bool = True) -> str:
+    """Where fine-tuning starts: the zoo, a folder of the project's base models (trained
+    here first when missing, with the profile's ``pretrain_steps``), or scratch."""
+    from . import train
+
+    init = params["pretrained"]
+    if init in ("zoo", "scratch"):
+        return init
+    missing = [(m, q) for m in params["metrics"] for q in params["qualities"]
+               if not (Path(init) / train.run_name("baseline", m, q) / "checkpoint.pth.tar").exists()]
+    if missing:
+        print(f"no base model for {missing} in {init}: training them first "
+              f"({params['pretrain_steps']} steps each)")
+        kw = train.profile_kwargs(params)
+        kw.pop("init")
+        kw.update(max_steps=params["pretrain_steps"], epochs=None)
+        for metric, quality in missing:
+            train.pretrain(init, metrics=[metric], qualities=[quality], progress=progress,
+                           msssim_patch_size=msssim_patch(params), **kw)
+    return init
+
+
+def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
+    """The pretrained-baseline control, then every (loss, metric, quality) run.
+    Finished runs are skipped; interrupted ones resume. Returns one row per model."""
+    from . import train
+
+    kw = train.profile_kwargs(params)
+    kw["init"] = ensure_base_models(params, progress)
+    methods = [BASELINE_PRETRAINED, *params["losses"]]
+    paths = train.run_grid(run_path(params, "models"), methods, params["metrics"], params["qualities"],
+                           msssim_patch_size=msssim_patch(params), progress=progress, **kw)
+    rows = [dict(method=m, family=f, quality=q, lmbda=config.lambda_for(f, q),
+                 checkpoint=str(paths[train.run_name(m, f, q)]))
+            for f in params["metrics"] for q in params["qualities"] for m in methods]
+    table = pd.DataFrame(rows)
+    table.to_csv(run_path(params, "models", "models.csv"), index=False)
+    return table
+
+
+def training_curves(params: dict[str, Any]) -> pd.DataFrame:
+    """Every run's log.jsonl stacked, with method, family and quality columns."""
+    frames = []
+    for log in sorted(run_path(params, "models").glob("*/log.jsonl")):
+        cfg = read_json(log.parent / "config.json")
+        df = pd.read_json(log, lines=True)
+        frames.append(df.assign(method=cfg.get("loss"), family=cfg.get("metric"), quality=cfg.get("quality")))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# ---------------------------------------------------------------- 03 evaluation
+def rd_jobs(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every model and every classical anchor setting to evaluate."""
+    from . import evaluate
+
+    models = pd.read_csv(run_path(params, "models", "models.csv"))
+    jobs = [dict(method=r.method, family=r.family, quality=int(r.quality), lmbda=float(r.lmbda),
+                 checkpoint=r.checkpoint) for r in models.itertuples()]
+    return jobs + evaluate.anchor_jobs(params["anchors"], params["anchor_qualities"])
+
+
+def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
+    """The tidy per-image RD table (resumable), CompressAI-style JSONs, JND qualities."""
+    from . import evaluate, metrics
+
+    pairs_ = test_pairs(params)
+    rd = evaluate.evaluate_all(rd_jobs(params), [ref for ref, _ in pairs_], run_path(params, "results", "rd.csv"),
+                               jod=params["jod"], progress=progress,
+                               json_dir=run_path(params, "results", "json"), provenance=prov(params))
+    jq = metrics.jnd_quality_table(pairs_, jod=params["jod"])
+    jq.to_csv(run_path(params, "results", "jnd_quality.csv"), index=False)
+    return rd
+
+
+def rd_table(params: dict[str, Any]) -> pd.DataFrame:
+    from . import evaluate
+
+    return evaluate.read_table(run_path(params, "results", "rd.csv"))
+
+
+def jnd_quality(params: dict[str, Any]) -> pd.DataFrame:
+    return pd.read_csv(run_path(params, "results", "jnd_quality.csv"))
+
+
+def figure_rd(params: dict[str, Any]):
+    """Fig. 2, written to figures/fig2_rd_curves.{png,pdf}; returns the figure."""
+    from . import figures
+
+    rd = rd_table(params)
+    figures.plot_rd_curves(rd, run_path(params, "figures", "fig2_rd_curves"), prov(params))
+    return figures.rd_curves_figure(rd, prov(params))
+
+
+# ---------------------------------------------------------------- 04 BD-rate
+def proposed_methods(params: dict[str, Any]) -> list[str]:
+    """Every trained loss but the fine-tuned baseline (a control, not a proposal)."""
+    return [m for m in params["losses"] if m != "baseline"]
+
+
+def bd_rate_tables(params: dict[str, Any]) -> pd.DataFrame:
+    """All BD-rates (both anchors, cubic and PCHIP, both aggregates) and Table I
+    against each anchor, as CSV, Markdown and LaTeX."""
+    from . import bdrate, tables
+
+    rd = rd_table(params)
+    proposed = proposed_methods(params) + (["baseline"] if "baseline" in params["losses"] else [])
+    bd = bdrate.bd_rate_table(rd, proposed, anchors=[BASELINE_PRETRAINED, "baseline"],
+                              families=params["metrics"], n_boot=params["bootstrap"], seed=params["seed"])
+    bd.to_csv(run_path(params, "results", "bd_rate.csv"), index=False)
+    for anchor, name in ((BASELINE_PRETRAINED, "table1_bd_rate"), ("baseline", "table1_bd_rate_vs_finetuned")):
+        if (bd["anchor"] == anchor).any():
+            tables.write_table_i(bd, run_path(params, "figures", name), prov(params), anchor=anchor)
+    return bd
+
+
+def table_markdown(params: dict[str, Any], name: str) -> str:
+    path = run_path(params, "figures", f"{name}.md")
+    return path.read_text() if path.exists() else f"*{name}: not written (see the cells above)*"
+
+
+# ---------------------------------------------------------------- 05 BS_JND
+def bs_jnd_tables(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-image BS_JND and its summary against both baselines; Table II against the
+    pretrained baseline (the paper's) and against the fine-tuned one (the control)."""
+    from . import bsjnd, tables
+
+    rd, jq = rd_table(params), jnd_quality(params)
+    per, summary = [], []
+    for base in (BASELINE_PRETRAINED, "baseline"):
+        if not (rd["method"] == base).any():
+            continue
+        proposed = [m for m in proposed_methods(params) + ["baseline"] if m != base]
+        p, s = bsjnd.bsjnd(rd, jq, proposed, baseline=base, families=params["metrics"],
+                           n_boot=params["bootstrap"], seed=params["seed"])
+        per.append(p)
+        summary.append(s)
+    per_image, summary_ = pd.concat(per, ignore_index=True), pd.concat(summary, ignore_index=True)
+    per_image.to_csv(run_path(params, "results", "bs_jnd_per_image.csv"), index=False)
+    summary_.to_csv(run_path(params, "results", "bs_jnd.csv"), index=False)
+    for base, name in ((BASELINE_PRETRAINED, "table2_bs_jnd"), ("baseline", "table2_bs_jnd_vs_finetuned")):
+        if (summary_["baseline"] == base).any():
+            tables.write_table_ii(summary_, run_path(params, "figures", name), prov(params), baseline=base)
+    return per_image, summary_
+
+
+def figure_bs_jnd_example(params: dict[str, Any], image: str | None = None):
+    """Fig. 5 for one test image (MSE family, PSNR), written to figures/; returns the PNG."""
+    from IPython.display import Image
+
+    from . import figures
+
+    rd, jq = rd_table(params), jnd_quality(params)
+    image = image or str(jq["image"].iloc[0])
+    family = params["metrics"][0]
+    metric = "psnr" if family == "mse" else "ms_ssim_db"
+    q = float(jq.set_index(jq["image"].astype(str)).loc[image, metric])
+    methods = [BASELINE_PRETRAINED] + [m for m in ("baseline", "iwl", "fwl") if m in params["losses"]]
+    paths = figures.plot_image_rd(rd, image, q, run_path(params, "figures", "fig5_bs_jnd_example"),
+                                  prov(params), methods=methods, family=family, metric=metric)
+    return Image(filename=str(paths[0]))
+
+
+# ---------------------------------------------------------------- 06 visual comparison
+def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
+    """Every learned model's reconstruction of every test image, saved as PNG under
+    recon/ (skipped when present), and a widgets.Gallery over them."""
+    from tqdm.auto import tqdm
+
+    from . import evaluate, widgets
+    from .files import load_rgb, save_png
+
+    refs = {ref.stem: ref for ref, _ in test_pairs(params)}
+    jobs = [j for j in rd_jobs(params) if "checkpoint" in j]
+    cache: dict[str, Any] = {}
+    for job in tqdm(jobs, desc="reconstruct", disable=not progress):
+        out_dir = run_path(params, "recon", job["family"], job["method"], f"q{job['quality']}")
+        for name, ref in refs.items():
+            out = out_dir / f"{name}.png"
+            if out.exists():
+                continue
+            if job["checkpoint"] not in cache:
+                cache.clear()  # one model in memory at a time
+                cache[job["checkpoint"]] = evaluate.default_loader(job["checkpoint"])
+            save_png(out, evaluate.reconstruct(cache[job["checkpoint"]], load_rgb(ref))["rgb"])
+    return widgets.gallery_from_folder(run_path(params, "recon"), rd_table(params),
+                                       {k: str(v) for k, v in refs.items()})
+
+
+def figure_visual(params: dict[str, Any], methods: list[str] | None = None,
+                  target_bpp: float | None = None, crop_box: tuple[int, int, int, int] | None = None) -> list:
+    """Figs. 3-4: per training metric, the first test image coded by each method at the
+    quality closest to ``target_bpp``; also the static side-by-side fallback PNGs."""
+    from IPython.display import Image
+
+    from . import figures
+    from .files import load_rgb
+
+    rd = rd_table(params)
+    methods = methods or [BASELINE_PRETRAINED] + [m for m in ("baseline", "iwl", "fwl") if m in params["losses"]]
+    ref = test_pairs(params)[0][0]
+    shown = []
+    for number, family in zip((3, 4), params["metrics"]):
+        sub = rd[(rd.method == "baseline") & (rd.family == family)] if "baseline" in params["losses"] \
+            else rd[(rd.method == BASELINE_PRETRAINED) & (rd.family == family)]
+        target = target_bpp or float(sub.groupby("quality")["bpp"].median().median())
+        jobs = [j for j in rd_jobs(params) if j["family"] == family and j["method"] in methods]
+        recs = figures.reconstruct_closest(rd, ref, jobs, target)
+        title = f"{family.upper()}-trained models near {target:.3f} bpp, image {ref.stem}"
+        base = run_path(params, "figures", f"fig{number}_visual_{family}")
+        figures.visual_comparison(load_rgb(ref), recs, base, prov(params), crop=crop_box, title=title)
+        figures.side_by_side_png(load_rgb(ref), recs, run_path(params, "figures", f"static_comparison_{family}.png"),
+                                 crop=crop_box, provenance=prov(params), title=title)
+        shown.append(Image(filename=str(base) + ".png"))
+    return shown
+
+
+# ---------------------------------------------------------------- plots for 01 and 02
+def plot_pair(params: dict[str, Any], index: int = 0):
+    """The first test image, its JND1 image and their amplified difference."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from . import pairs
+
+    ref_path, jnd_path = test_pairs(params)[index]
+    ref, jnd = pairs.load_pair(ref_path, jnd_path)
+    diff = np.clip(np.abs(ref.astype(int) - jnd.astype(int)) * 8, 0, 255).astype("uint8")
+    fig = Figure(figsize=(12, 4.4))
+    for ax, img, title in zip(fig.subplots(1, 3), (ref, jnd, diff),
+                              ("original (Ref)", f"JND1 ({params['labeller']})", "|Ref - JND1| x 8")):
+        ax.imshow(img)
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.suptitle(ref_path.stem)
+    fig.text(0.01, 0.01, config.provenance_label(prov(params)), fontsize=7, color="0.3")
+    return fig
+
+
+def plot_training_curves(params: dict[str, Any]):
+    """Training loss per step for every run, one panel per metric."""
+    from matplotlib.figure import Figure
+
+    curves = training_curves(params)
+    fig = Figure(figsize=(12, 4.4))
+    axes = fig.subplots(1, len(params["metrics"]), squeeze=False)[0]
+    for ax, metric in zip(axes, params["metrics"]):
+        sub = curves[curves.family == metric] if len(curves) else curves
+        for (method, quality), g in (sub.groupby(["method", "quality"]) if len(sub) else []):
+            ax.plot(g["step"], g["loss"], linewidth=0.8, label=f"{method} q{quality}")
+        ax.set_title(f"{metric}-trained runs", fontsize=10)
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss")
+        ax.set_yscale("log")
+        ax.legend(fontsize=6, ncol=2)
+    fig.text(0.01, 0.01, config.provenance_label(prov(params)), fontsize=7, color="0.3")
+    out = run_path(params, "figures", "training_curves.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    return fig

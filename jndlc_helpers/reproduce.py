@@ -1,0 +1,254 @@
+"""Run the numbered notebooks in order with papermill: the whole reproduction.
+
+A run lives in one folder (``runs/<profile>`` by default) holding ``params.json`` (the
+resolved knobs, the single source of truth every notebook reads), the executed
+notebooks and their HTML, results, figures and ``manifest.json`` (profile, parameters,
+git commit, package versions, time per notebook). A run stopped midway resumes at the
+first unfinished notebook; ``force=True`` redoes everything.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import config
+from .files import read_json, write_json, write_text
+
+NOTEBOOKS = (
+    "01_prepare_data.ipynb",
+    "02_train.ipynb",
+    "03_rd_evaluation.ipynb",
+    "04_bd_rate.ipynb",
+    "05_bs_jnd.ipynb",
+    "06_visual_comparison.ipynb",
+)
+# Knobs that name files or folders: made absolute before any notebook sees them.
+PATH_KNOBS = ("data_root", "unlabelled_root", "kodak_root", "pretrained")
+PACKAGES = ("torch", "torchvision", "compressai", "pytorch-msssim", "bjontegaard",
+            "cvvdp", "numpy", "pandas", "Pillow", "scikit-image", "papermill", "jndlc")
+
+
+class ChainError(RuntimeError):
+    """A notebook of the chain failed; the message names the notebook and cell."""
+
+
+def project_root() -> Path:
+    """The checkout holding ``notebooks/`` (JNDLC_ROOT overrides)."""
+    if os.environ.get("JNDLC_ROOT"):
+        return Path(os.environ["JNDLC_ROOT"]).resolve()
+    here = Path(__file__).resolve().parents[1]
+    if (here / "notebooks").is_dir():
+        return here
+    return Path.cwd().resolve()
+
+
+def resolve_path(value: Any, root: Path | None = None) -> Any:
+    """Absolute path for a relative one (relative to the project root); other values pass."""
+    if not isinstance(value, str) or value in ("", "zoo", "scratch"):
+        return value
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (root or project_root()) / p)
+
+
+def resolve_params(profile: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Profile defaults + overrides, with every path knob absolute. Unknown keys raise."""
+    params = config.profile(profile, **(overrides or {}))
+    for key in PATH_KNOBS:
+        params[key] = resolve_path(params[key])
+    return params
+
+
+def default_run_dir(profile: str) -> Path:
+    return project_root() / "runs" / profile
+
+
+def load_run_params(profile: str, run_dir: str | os.PathLike | None, **knobs: Any) -> dict[str, Any]:
+    """What a notebook works with: the run's ``params.json`` (or the profile's
+    defaults when the notebook runs on its own), then the notebook's non-None knobs.
+
+    Writes ``params.json`` when the run has none yet, so later notebooks agree.
+    """
+    run_dir = Path(run_dir) if run_dir else default_run_dir(profile)
+    path = run_dir / "params.json"
+    params = read_json(path) if path.exists() else resolve_params(profile)
+    if params["profile"] != profile:
+        raise ValueError(f"{path} belongs to profile {params['profile']!r}, not {profile!r}")
+    overrides = {k: v for k, v in knobs.items() if v is not None}
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        raise KeyError(f"unknown parameter(s) {unknown}; known: {sorted(params)}")
+    changed = {k: resolve_path(v) if k in PATH_KNOBS else v for k, v in overrides.items()}
+    changed = {k: v for k, v in changed.items() if params[k] != v}
+    params.update(changed)
+    params["run_dir"] = str(run_dir.resolve())
+    if changed or not path.exists():  # later notebooks (and provenance labels) see the same knobs
+        write_json(path, params)
+    return params
+
+
+def git_commit(root: Path | None = None) -> str | None:
+    """The checkout's commit (with '+dirty' when it has changes), or None outside git."""
+    try:
+        cwd = root or project_root()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=cwd, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def environment() -> dict[str, Any]:
+    """Commit, package versions and machine: what a manifest records."""
+    device = "cpu"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            device = f"cuda: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    except ImportError:
+        pass
+    return {
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "device": device,
+    }
+
+
+def _export_html(notebook: Path) -> Path | None:
+    """The executed notebook as HTML beside it (None if nbconvert is missing)."""
+    try:
+        import nbformat
+        from nbconvert import HTMLExporter
+    except ImportError:
+        return None
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    return write_text(notebook.with_suffix(".html"), body)
+
+
+def _cell_of(notebook: Path, exec_count: int | None) -> str:
+    """A short description of the failing cell: its number and first source line."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(notebook, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if cell.get("execution_count") == exec_count or (
+                exec_count is None and any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            ):
+                first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+                return f"cell {i} ([{exec_count}]: {first[:60]})"
+    except Exception:  # the error message is still useful without the cell text
+        pass
+    return f"cell [{exec_count}]"
+
+
+def reproduce(
+    profile: str = "quick",
+    run_dir: str | os.PathLike | None = None,
+    overrides: dict[str, Any] | None = None,
+    force: bool = False,
+    cell_timeout: int | None = 3600,
+    progress: bool = True,
+    html: bool = True,
+    figures_dir: str | os.PathLike | None = "default",
+    notebooks: tuple[str, ...] = NOTEBOOKS,
+) -> Path:
+    """Execute ``notebooks`` in order for ``profile``; returns the run folder.
+
+    ``figures_dir="default"`` copies the run's figures and tables to
+    ``figures/<profile>/``; ``None`` leaves them in the run folder only.
+    """
+    import papermill as pm
+
+    params = resolve_params(profile, overrides)  # unknown knobs fail before anything runs
+    run_dir = Path(run_dir).resolve() if run_dir else default_run_dir(profile)
+    root = project_root()
+    params["run_dir"] = str(run_dir)
+    manifest_path = run_dir / "manifest.json"
+    manifest = read_json(manifest_path) if manifest_path.exists() and not force else {}
+    if manifest and manifest.get("params") != params:
+        raise ChainError(
+            f"{run_dir} holds a run with other parameters; use another --run-dir or --force "
+            f"(changed: {sorted(k for k in params if manifest['params'].get(k) != params[k])})"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "params.json", params)
+    manifest = manifest or {"profile": profile, "params": params, "notebooks": {}}
+    manifest["environment"] = environment()
+    write_json(manifest_path, manifest)
+
+    # The kernel must be this interpreter (the venv's), whatever PATH says.
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    out_dir = run_dir / "notebooks"
+    for i, name in enumerate(notebooks, 1):
+        entry = manifest["notebooks"].get(name, {})
+        if entry.get("status") == "done":
+            print(f"[{i}/{len(notebooks)}] {name}: done already ({entry['seconds']:.0f} s), skipped")
+            continue
+        print(f"[{i}/{len(notebooks)}] {name} ...", flush=True)
+        out = out_dir / name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        source = root / "notebooks" / name
+        parameters = {"profile": profile, "run_dir": str(run_dir), "progress": progress}
+        declared = pm.inspect_notebook(str(source))
+        try:
+            pm.execute_notebook(
+                str(source), str(out),
+                parameters={k: v for k, v in parameters.items() if k in declared},
+                kernel_name="python3", cwd=str(root / "notebooks"),
+                execution_timeout=cell_timeout, progress_bar=progress,
+            )
+        except pm.PapermillExecutionError as e:
+            manifest["notebooks"][name] = {"status": "failed", "seconds": time.time() - start}
+            write_json(manifest_path, manifest)
+            raise ChainError(f"{name} failed in {_cell_of(out, e.exec_count)}: {e.ename}: {e.evalue}"
+                             f" (executed notebook: {out})") from None
+        seconds = time.time() - start
+        if html:
+            _export_html(out)
+        manifest["notebooks"][name] = {"status": "done", "seconds": round(seconds, 1)}
+        write_json(manifest_path, manifest)
+        print(f"[{i}/{len(notebooks)}] {name}: {seconds:.0f} s", flush=True)
+
+    manifest["total_seconds"] = round(sum(v["seconds"] for v in manifest["notebooks"].values()), 1)
+    write_json(manifest_path, manifest)
+    if figures_dir == "default":
+        figures_dir = root / "figures" / profile
+    if figures_dir is not None:
+        publish_figures(run_dir / "figures", Path(figures_dir))
+    return run_dir
+
+
+def publish_figures(src: Path, dest: Path) -> list[Path]:
+    """Copy a run's figures and tables to ``dest`` (replacing older copies)."""
+    if not src.is_dir():
+        raise ChainError(f"the run wrote no figures: {src} is missing")
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for f in sorted(src.iterdir()):
+        if f.is_file():
+            copied.append(Path(shutil.copy2(f, dest / f.name)))
+    return copied

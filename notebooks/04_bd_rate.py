@@ -1,0 +1,49 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · BD-rate (Table I)
+#
+# Bjontegaard-delta rate of each proposed model against a named anchor, with the
+# `bjontegaard` package: VCEG-M33's cubic fit (the paper's era) and PCHIP, for PSNR
+# and for MS-SSIM in dB. Two aggregates: on the dataset-average RD curve, and the
+# mean of per-image values, each with a 95% bootstrap interval over test images.
+# Curves that don't overlap enough give NaN with the reason, never an extrapolated
+# number. Two anchors: the pretrained baseline (the paper's comparison) and the
+# baseline fine-tuned on the same data for the same budget (the control).
+
+# %% tags=["parameters"]
+profile = "quick"  # smoke | quick | paper
+run_dir = ""  # empty means runs/PROFILE
+bootstrap = None  # bootstrap resamples for the 95% intervals
+
+# %%
+from IPython.display import Markdown, display
+
+from jndlc_helpers import config, pipeline
+from jndlc_helpers.reproduce import load_run_params
+
+P = load_run_params(profile, run_dir or None, bootstrap=bootstrap)
+display(Markdown(f"**{config.provenance_label(config.provenance(P))}**"))
+
+# %%
+bd = pipeline.bd_rate_tables(P)
+bd
+
+# %% [markdown]
+# ## Table I beside the paper's values
+
+# %%
+display(Markdown(pipeline.table_markdown(P, "table1_bd_rate")))

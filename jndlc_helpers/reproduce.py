@@ -146,21 +146,21 @@ def _export_html(notebook: Path) -> Path | None:
     return write_text(notebook.with_suffix(".html"), body)
 
 
-def _cell_of(notebook: Path, exec_count: int | None) -> str:
-    """A short description of the failing cell: its number and first source line."""
+def _cell_of(executed: Path, source: Path, exec_count: int | None) -> str:
+    """The failing cell as the user sees it: its number (from 1) in the source
+    notebook and its first line."""
     try:
         import nbformat
 
-        nb = nbformat.read(notebook, as_version=4)
-        for i, cell in enumerate(nb.cells):
-            if cell.get("execution_count") == exec_count or (
-                exec_count is None and any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-            ):
-                first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-                return f"cell {i} ([{exec_count}]: {first[:60]})"
-    except Exception:  # the error message is still useful without the cell text
-        pass
-    return f"cell [{exec_count}]"
+        failed = next(c for c in nbformat.read(executed, as_version=4).cells
+                      if c.cell_type == "code" and (c.get("execution_count") == exec_count or any(
+                          o.get("output_type") == "error" for o in c.get("outputs", []))))
+        cells = nbformat.read(source, as_version=4).cells
+        number = next(i for i, c in enumerate(cells, 1) if c.source == failed.source)
+        first = failed.source.strip().splitlines()[0] if failed.source.strip() else ""
+        return f"cell {number} of {len(cells)} (In [{exec_count}]: {first[:60]})"
+    except (StopIteration, OSError, ValueError):  # still say what we know
+        return f"cell In [{exec_count}]"
 
 
 def reproduce(
@@ -224,7 +224,7 @@ def reproduce(
         except pm.PapermillExecutionError as e:
             manifest["notebooks"][name] = {"status": "failed", "seconds": time.time() - start}
             write_json(manifest_path, manifest)
-            raise ChainError(f"{name} failed in {_cell_of(out, e.exec_count)}: {e.ename}: {e.evalue}"
+            raise ChainError(f"{name} failed in {_cell_of(out, source, e.exec_count)}: {e.ename}: {e.evalue}"
                              f" (executed notebook: {out})") from None
         seconds = time.time() - start
         if html:

@@ -1,0 +1,44 @@
+import pytest
+
+from jndlc_helpers import config
+
+
+def test_lambdas_are_the_papers():
+    assert config.LAMBDAS["mse"] == (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
+    assert config.LAMBDAS["ms-ssim"] == (2.40, 4.58, 8.73, 16.64, 31.73, 60.50)
+    assert config.lambda_for("mse", 3) == 0.0067
+    with pytest.raises(ValueError, match="quality"):
+        config.lambda_for("mse", 7)
+    with pytest.raises(ValueError, match="metric"):
+        config.lambda_for("psnr", 1)
+
+
+def test_paper_protocol_is_the_papers():
+    p = config.profile("paper")
+    assert (p["architecture"], p["pretrained"], p["epochs"], p["batch_size"], p["patch_size"], p["lr"]) == (
+        "cheng2020-attn", "zoo", 100, 16, 256, 1e-4)
+    assert p["qualities"] == [1, 2, 3, 4, 5, 6] and p["feature_extractor"] == "vgg16"
+    assert p["fwl_weight"] == 0.9
+
+
+def test_profiles_share_one_set_of_knobs():
+    keys = {name: set(p) for name, p in config.PROFILES.items()}
+    assert keys["smoke"] == keys["quick"] == keys["paper"]
+
+
+def test_unknown_profile_or_knob_is_named():
+    with pytest.raises(KeyError, match="nope"):
+        config.profile("nope")
+    with pytest.raises(KeyError, match="max_stepz"):
+        config.profile("quick", max_stepz=3)
+    assert config.profile("quick", max_steps=7)["max_steps"] == 7
+    assert config.PROFILES["quick"]["max_steps"] != 7  # overrides never leak into the defaults
+
+
+def test_provenance_label_flags_everything_that_is_not_the_paper():
+    quick = config.provenance_label(config.provenance(config.profile("quick")))
+    assert "NOT the paper's protocol" in quick
+    assert "proxy JND labels (cvvdp)" in quick and "offline FWL features (nlpd)" in quick
+    assert "150 steps" in quick and "N=64" in quick
+    paper = config.provenance_label(config.provenance(config.profile("paper")))
+    assert "NOT" not in paper and "proxy" not in paper and "100 epochs" in paper

@@ -1,0 +1,127 @@
+"""The smoke chain end to end through papermill, and the runner's contract:
+resume, unknown parameters, a failing cell named."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from jndlc_helpers import reproduce as R
+
+FIGURES = ["fig2_rd_curves.png", "fig2_rd_curves.pdf", "fig3_visual_mse.png", "fig4_visual_ms-ssim.png",
+           "fig5_bs_jnd_example.png", "static_comparison_mse.png", "training_curves.png"]
+TABLES = ["table1_bd_rate", "table1_bd_rate_vs_finetuned", "table2_bs_jnd", "table2_bs_jnd_vs_finetuned"]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("smoke")
+    run_dir = R.reproduce("smoke", run_dir=tmp / "run", overrides={"data_root": str(tmp / "data")},
+                          progress=False, figures_dir=tmp / "published")
+    return run_dir, tmp / "published"
+
+
+def test_chain_writes_every_figure_and_table(smoke_run):
+    run_dir, published = smoke_run
+    for name in FIGURES:
+        for where in (run_dir / "figures", published):
+            assert (where / name).stat().st_size > 1000, f"{where / name} missing or empty"
+    for name in TABLES:
+        for ext in ("csv", "md", "tex"):
+            assert (published / f"{name}.{ext}").stat().st_size > 100
+        md = (published / f"{name}.md").read_text()
+        assert "profile=smoke" in md and "proxy JND labels (namm)" in md and "NOT the paper's protocol" in md
+    t1 = pd.read_csv(published / "table1_bd_rate.csv", comment="#")
+    assert set(t1["paper"].dropna()) >= {-5.40, -8.30, -10.00}
+    # every BD-rate is a number or says why it is not
+    assert all(math.isfinite(v) or r for v, r in zip(t1["ours"], t1["reason"].fillna("")))
+    t2 = pd.read_csv(published / "table2_bs_jnd.csv", comment="#")
+    assert set(t2["paper"].dropna()) == {-9.22, -9.25, -13.94, -10.77}
+    assert ((t2["n_used"] + t2["n_out_of_range"]) <= t2["n_images"]).all()
+
+
+def test_chain_results_are_finite_where_they_must_be(smoke_run):
+    run_dir, _ = smoke_run
+    rd = pd.read_csv(run_dir / "results" / "rd.csv")
+    models = pd.read_csv(run_dir / "models" / "models.csv")
+    assert len(models) == 2 * 4 * 4  # metrics x qualities x (pretrained control + 3 losses)
+    assert set(rd["method"]) == {"baseline-pretrained", "baseline", "iwl", "fwl", "jpeg"}
+    for col in ("bpp", "psnr", "ms_ssim", "ms_ssim_db", "enc_s", "dec_s"):
+        assert rd[col].map(math.isfinite).all(), col
+    learned = rd[rd.family != "anchor"]
+    assert learned["bpp_est"].map(math.isfinite).all() and (learned["bpp"] > 0).all()
+    jq = pd.read_csv(run_dir / "results" / "jnd_quality.csv")
+    assert len(jq) == 2 and jq["psnr"].map(math.isfinite).all()
+    summary = json.loads((run_dir / "results" / "json" / "iwl-mse.json").read_text())
+    assert len(summary["results"]["bpp"]) == 4
+
+
+def test_manifest_and_executed_notebooks(smoke_run):
+    run_dir, _ = smoke_run
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["profile"] == "smoke"
+    assert [manifest["notebooks"][n]["status"] for n in R.NOTEBOOKS] == ["done"] * len(R.NOTEBOOKS)
+    assert manifest["environment"]["packages"]["compressai"] == "1.2.8"
+    for name in R.NOTEBOOKS:
+        nb = nbformat.read(run_dir / "notebooks" / name, as_version=4)
+        assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+        assert (run_dir / "notebooks" / name.replace(".ipynb", ".html")).stat().st_size > 1000
+
+
+def test_finished_chain_is_not_redone(smoke_run, capsys):
+    run_dir, published = smoke_run
+    before = (run_dir / "manifest.json").read_text()
+    R.reproduce("smoke", run_dir=run_dir, overrides={"data_root": str(run_dir.parent / "data")},
+                progress=False, figures_dir=published)
+    assert capsys.readouterr().out.count("done already") == len(R.NOTEBOOKS)
+    after = json.loads((run_dir / "manifest.json").read_text())
+    assert after["notebooks"] == json.loads(before)["notebooks"]
+
+
+def test_other_parameters_in_the_same_run_folder_are_refused(smoke_run):
+    run_dir, _ = smoke_run
+    with pytest.raises(R.ChainError, match="max_steps"):
+        R.reproduce("smoke", run_dir=run_dir, overrides={"data_root": str(run_dir.parent / "data"),
+                                                         "max_steps": 99}, figures_dir=None)
+
+
+def test_unknown_parameter_fails_before_anything_runs(tmp_path):
+    with pytest.raises(KeyError, match="max_stepz"):
+        R.reproduce("smoke", run_dir=tmp_path / "run", overrides={"max_stepz": 3})
+    assert not (tmp_path / "run").exists()
+    cli = subprocess.run([sys.executable, "-m", "jndlc_helpers", "reproduce", "--profile", "smoke",
+                          "--run-dir", str(tmp_path / "run"), "-p", "max_stepz=3"],
+                         capture_output=True, text=True)
+    assert cli.returncode != 0 and "max_stepz" in cli.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def _notebook(path: Path, sources: list[str]) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    cells[0].metadata["tags"] = ["parameters"]
+    nb.cells = cells
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def test_failing_cell_stops_the_chain_naming_notebook_and_cell(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    _notebook(root / "notebooks" / "01_ok.ipynb", ['profile = "smoke"\nrun_dir = ""', "x = 1"])
+    _notebook(root / "notebooks" / "02_bad.ipynb",
+              ['profile = "smoke"\nrun_dir = ""', "y = 2", "raise ValueError('broken on purpose')"])
+    _notebook(root / "notebooks" / "03_never.ipynb", ['profile = "smoke"\nrun_dir = ""', "z = 3"])
+    monkeypatch.setenv("JNDLC_ROOT", str(root))
+    names = ("01_ok.ipynb", "02_bad.ipynb", "03_never.ipynb")
+    with pytest.raises(R.ChainError, match=r"02_bad\.ipynb failed in cell 3.*ValueError.*broken on purpose"):
+        R.reproduce("smoke", run_dir=tmp_path / "run", notebooks=names, progress=False, html=False,
+                    figures_dir=None)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["notebooks"]["01_ok.ipynb"]["status"] == "done"
+    assert manifest["notebooks"]["02_bad.ipynb"]["status"] == "failed"
+    assert "03_never.ipynb" not in manifest["notebooks"]

@@ -1,0 +1,203 @@
+"""Feature extractors F for the feature-wise JND loss (FWL, eq. 8).
+
+``get_features(name)`` returns a frozen module (eval mode, no trainable parameters)
+mapping an image batch in [0, 1] to features; FWL takes the MSE between F(x_hat)
+and F(x_j). Gradients flow through F to x_hat.
+
+- ``"vgg16"`` -- the paper's: torchvision's VGG16 ImageNet ``features[:-1]`` (up to
+  relu5_3, without the last max-pool), as in the authors' code, fed [0, 1] images
+  *without* ImageNet normalisation (as the authors). Output [N, 512, H/16, W/16].
+  Weights: torchvision's ``vgg16-397923af.pth`` from a given path, else torch's
+  cache (``torch.hub.get_dir()/checkpoints``), else downloaded there when online.
+  Scale of the feature term: set by the ImageNet weights (relu5_3 activations of
+  un-normalised [0, 1] input); not measured here, since no weights are available
+  offline -- look at ``feature_loss`` in the run's log.jsonl.
+- ``"nlpd"`` -- an offline stand-in that needs no download: the normalised Laplacian
+  pyramid of NLPD (Laparra, Balle, Berardino, Simoncelli 2016). Per scale k (6), the
+  Laplacian band L_k (Burt-Adelson 5-tap filter [.05 .25 .4 .25 .05]) is divided by
+  (sigma_k + P_k * |L_k|), with the filters P_k and constants sigma_k published with
+  the authors' NLP_dist.m (fitted on McGill, grey images in [0, 1]). We apply it per
+  RGB channel (``gray=False``, our choice: colour errors count) or to BT.601 luma
+  (``gray=True``, as published), and return all normalised coefficients flattened
+  into one vector per image, so FWL's MSE is the mean squared difference over every
+  coefficient of every scale (the finest scale holds 3/4 of them). NLPD itself
+  averages per-scale RMSEs instead. Scale of the feature term: normalised
+  coefficients are O(1); MSE(F(x), F(JPEG(x))) on scikit-image's astronaut (256 px)
+  is 0.08 / 0.18 / 0.38 at JPEG quality 90 / 50 / 10, while 255**2 * MSE is 14 / 43 / 140
+  and 1 - MS-SSIM is of order 0.01. So with w = 0.9 the feature term is ~0.1% of D for
+  FWL-MSE (FWL-MSE with NLPD is close to the baseline with lambda * 0.9), but of the
+  same order as the pixel term for FWL-MS-SSIM (test_features checks the magnitudes).
+  Every result made with it is labelled "offline FWL features (nlpd)".
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .checkpoint import fetch_weights
+
+FEATURES = ("vgg16", "nlpd")
+VGG16_FILENAME = "vgg16-397923af.pth"
+VGG16_URL = f"https://download.pytorch.org/models/{VGG16_FILENAME}"
+
+
+def get_features(name: str, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                 progress: bool = True) -> nn.Module:
+    """Frozen feature extractor ``name`` ('vgg16' or 'nlpd') on ``device``.
+
+    ``weights``: a local weights file (vgg16 only). Errors say how to get missing weights.
+    """
+    if name == "vgg16":
+        module = vgg16_features(weights, progress=progress)
+    elif name == "nlpd":
+        if weights is not None:
+            raise ValueError("features 'nlpd' has fixed published filters; weights must be None")
+        module = NLPDFeatures()
+    else:
+        raise ValueError(f"unknown features {name!r}; choose one of {FEATURES}")
+    return freeze(module.to(device))
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Eval mode, no parameter requires grad (inputs still get gradients)."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+# ----------------------------------------------------------------------------- VGG16
+
+
+def vgg16_features(weights: str | os.PathLike | None = None, progress: bool = True) -> nn.Module:
+    """torchvision VGG16 ``features[:-1]`` (relu5_3) with ImageNet weights.
+
+    ``weights`` may be torchvision's full VGG16 state dict (``features.*`` and
+    ``classifier.*`` keys) or the state dict of the ``features`` block alone.
+    """
+    from torchvision.models import VGG16_Weights
+
+    url = VGG16_Weights.IMAGENET1K_V1.url
+    path = fetch_weights(url, path=weights, what="VGG16 ImageNet weights for FWL", param="weights",
+                         check_hash=True, progress=progress)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path}: not a VGG16 state dict ({type(e).__name__}: {e})") from e
+    if any(k.startswith("features.") for k in state):
+        state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+    feats = _vgg16_feature_block()
+    try:
+        feats.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{path}: not VGG16 weights ({e})") from e
+    return feats[:-1]  # drop the last max-pool: output of relu5_3
+
+
+def _vgg16_feature_block() -> nn.Sequential:
+    """VGG16's convolutional block without building (and initialising) the classifier."""
+    try:
+        from torchvision.models.vgg import cfgs, make_layers
+
+        return make_layers(cfgs["D"], batch_norm=False)
+    except ImportError:  # torchvision internals moved: build the whole net
+        from torchvision.models import vgg16
+
+        return vgg16(weights=None).features
+
+
+# ----------------------------------------------------------------------------- NLPD
+
+_BURT_ADELSON = (0.05, 0.25, 0.4, 0.25, 0.05)
+# NLP_dist.m (Laparra et al. 2016): sigma and 5x5 divisive-normalisation filter per scale.
+_NLPD_SIGMAS = (0.0248, 0.0185, 0.0179, 0.0191, 0.0220, 0.2782)
+
+
+def _nlpd_dn_filters() -> list[torch.Tensor]:
+    f = torch.zeros(6, 5, 5, dtype=torch.float64)
+    f[0, 1, 2], f[0, 2, 1], f[0, 2, 3], f[0, 2, 4], f[0, 3, 2] = 0.1011, 0.1493, 0.1460, 0.0072, 0.1015
+    centre = [  # levels 2-6: a 3x3 in the middle of the 5x5
+        [[0, 0.0757, 0], [0.1986, 0, 0.1846], [0, 0.0837, 0]],
+        [[0, 0.0477, 0], [0.2138, 0, 0.2243], [0, 0.0467, 0]],
+        [[0, 0, 0], [0.2503, 0, 0.2616], [0, 0, 0]],
+        [[0, 0, 0], [0.2598, 0, 0.2552], [0, 0, 0]],
+        [[0, 0, 0], [0.2215, 0, 0.0717], [0, 0, 0]],
+    ]
+    for k, c in enumerate(centre, start=1):
+        f[k, 1:4, 1:4] = torch.tensor(c, dtype=torch.float64)
+    return list(f)
+
+
+def _symmetric_pad2(x: torch.Tensor) -> torch.Tensor:
+    """Pad H and W by 2 mirroring the border pixel too (MATLAB imfilter 'symmetric')."""
+    x = torch.cat([x[..., :2].flip(-1), x, x[..., -2:].flip(-1)], dim=-1)
+    return torch.cat([x[..., :2, :].flip(-2), x, x[..., -2:, :].flip(-2)], dim=-2)
+
+
+class NLPDFeatures(nn.Module):
+    """Normalised Laplacian pyramid coefficients, flattened: [N, K].
+
+    Follows NLP_dist.m: symmetric-padded 5x5 low-pass then decimation; upsampling by
+    zero insertion (x4), replicate border, zero-padded filtering; per-scale divisive
+    normalisation L / (sigma + conv(|L|, P)). Needs sides >= 2**(levels-1) (32 px).
+    """
+
+    def __init__(self, levels: int = 6, gray: bool = False):
+        super().__init__()
+        if not 1 <= levels <= 6:
+            raise ValueError(f"levels must be 1..6 (published constants), got {levels}")
+        self.levels = levels
+        self.gray = gray
+        # float64 constants, cast to the input's dtype at use: exact in double precision
+        f = torch.tensor(_BURT_ADELSON, dtype=torch.float64)
+        self.register_buffer("lowpass", torch.outer(f, f)[None, None], persistent=False)
+        # conv2 in MATLAB is a true convolution; conv2d correlates: flip the kernels.
+        dn = torch.stack([k.flip(0, 1) for k in _nlpd_dn_filters()])[:, None, None]
+        self.register_buffer("dn_filters", dn, persistent=False)
+        self.register_buffer("sigmas", torch.tensor(_NLPD_SIGMAS, dtype=torch.float64), persistent=False)
+
+    def _filter(self, x: torch.Tensor, kernel: torch.Tensor, padding: int = 0) -> torch.Tensor:
+        c = x.shape[1]
+        return F.conv2d(x, kernel.expand(c, 1, 5, 5).to(x.dtype), padding=padding, groups=c)
+
+    def _down(self, x: torch.Tensor) -> torch.Tensor:
+        return self._filter(_symmetric_pad2(x), self.lowpass)[..., ::2, ::2]
+
+    def _up(self, lo: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        h, w = shape[-2:]
+        odd_h, odd_w = 2 * lo.shape[-2] - h, 2 * lo.shape[-1] - w
+        p = F.pad(lo, (1, 1, 1, 1), mode="replicate")
+        up = p.new_zeros(p.shape[0], p.shape[1], 2 * p.shape[2], 2 * p.shape[3])
+        up[..., ::2, ::2] = 4 * p
+        up = self._filter(up, self.lowpass, padding=2)
+        return up[..., 2:up.shape[-2] - 2 - odd_h, 2:up.shape[-1] - 2 - odd_w]
+
+    def pyramid(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Laplacian pyramid: ``levels - 1`` band-pass images and the low-pass residual."""
+        if min(x.shape[-2:]) < 2 ** (self.levels - 1):
+            raise ValueError(f"NLPD features need images of at least {2 ** (self.levels - 1)} px per side, "
+                             f"got {tuple(x.shape[-2:])}")
+        bands, j = [], x
+        for _ in range(self.levels - 1):
+            lo = self._down(j)
+            bands.append(j - self._up(lo, j.shape))
+            j = lo
+        bands.append(j)
+        return bands
+
+    def normalised(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Divisively normalised bands, one tensor per scale."""
+        if self.gray and x.shape[1] == 3:
+            w = x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            x = (x * w).sum(1, keepdim=True)
+        out = []
+        for k, band in enumerate(self.pyramid(x)):
+            local = self._filter(band.abs(), self.dn_filters[k], padding=2)
+            out.append(band / (self.sigmas[k].to(x.dtype) + local))
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([b.flatten(1) for b in self.normalised(x)], dim=1)

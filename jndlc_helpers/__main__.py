@@ -59,18 +59,22 @@ def _build_data(args: argparse.Namespace) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> None:
-    from . import config, train
+    from . import train
     from .reproduce import resolve_params
 
     p = resolve_params(args.profile, parse_overrides(args.param))
-    train.pretrain(
-        p["pretrained"] if args.out is None else args.out,
-        metrics=p["metrics"], qualities=p["qualities"], data_root=p["data_root"],
-        architecture=p["architecture"], N=p["model_N"], M=p["model_M"],
-        max_steps=args.steps, batch_size=p["batch_size"], patch_size=p["patch_size"],
-        msssim_patch_size=max(p["patch_size"], config.MSSSIM_MIN_PATCH + 16),
-        lr=args.lr, seed=p["seed"], device=p["device"], progress=not args.no_progress,
-    )
+    common = dict(data_root=p["data_root"], architecture=p["architecture"], N=p["model_N"], M=p["model_M"],
+                  lr=args.lr, seed=p["seed"], device=p["device"], progress=not args.no_progress)
+    out = args.out or p["pretrained"]
+    for metric in p["metrics"]:  # MSE first; MS-SSIM then starts from it (warm start)
+        if metric == "mse":
+            train.pretrain(out, ["mse"], p["qualities"], max_steps=args.steps, batch_size=args.batch_size,
+                           patch_size=p["patch_size"], **common)
+        else:
+            train.pretrain(out, [metric], p["qualities"], max_steps=args.msssim_steps,
+                           batch_size=p["batch_size"], patch_size=p["patch_size"],
+                           msssim_patch_size=max(p["patch_size"], 192), **common)
+    print(f"base models: {out}")
 
 
 def _fetch_kodak(args: argparse.Namespace) -> None:
@@ -107,8 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pretrain", help="train the small base models (resumable)")
     p.add_argument("--profile", default="quick", choices=["smoke", "quick"])
     p.add_argument("--out", default=None, help="default: the profile's 'pretrained' folder")
-    p.add_argument("--steps", type=int, default=4000)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--steps", type=int, default=2000, help="MSE models, from scratch")
+    p.add_argument("--msssim-steps", type=int, default=600, help="MS-SSIM models, from the MSE ones")
+    p.add_argument("--batch-size", type=int, default=8, help="MSE models (MS-SSIM: the profile's)")
+    p.add_argument("--lr", type=float, default=5e-4, help="higher than fine-tuning's 1e-4: from scratch")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_pretrain)

@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny synthetic images and paired-dataset trees."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def smooth_rgb(h: int = 64, w: int = 48, seed: int = 0, high: int = 200) -> np.ndarray:
+    """A photo-like (H, W, 3) uint8 image: smooth gradients plus mild noise, values 0..high."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = np.stack([np.sin(3 * xx + c + seed) * np.cos(2 * yy - c) for c in (0.0, 1.0, 2.0)], axis=-1)
+    img = (base + 1) / 2 * high + rng.normal(0, 6, (h, w, 3))
+    return np.clip(np.round(img), 0, high).astype(np.uint8)
+
+
+def write_png(path: Path, rgb: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+@pytest.fixture
+def make_rgb() -> Callable[..., np.ndarray]:
+    """Factory: make_rgb(h, w, seed, high) -> (H, W, 3) uint8."""
+    return smooth_rgb
+
+
+@pytest.fixture
+def make_pairs(tmp_path: Path) -> Callable[..., Path]:
+    """Factory writing root/<split>/{Ref,JND1}/<stem>.png with JND1 = Ref + offset.
+
+    make_pairs(stems, split="train", size=(64, 48), offset=20, root=None) -> root.
+    Each stem gets its own content (seeded by its index), values <= 200 so the
+    offset never clips: x_j - x_o == offset / 255 everywhere.
+    """
+
+    def _make(stems: Sequence[str], split: str = "train", size: tuple[int, int] = (64, 48),
+              offset: int = 20, root: Path | None = None) -> Path:
+        root = Path(root or tmp_path / "pairs")
+        for i, stem in enumerate(stems):
+            ref = smooth_rgb(size[0], size[1], seed=i)
+            write_png(root / split / "Ref" / f"{stem}.png", ref)
+            write_png(root / split / "JND1" / f"{stem}.png", (ref.astype(np.int16) + offset).astype(np.uint8))
+        return root
+
+    return _make

@@ -199,3 +199,14 @@ def _tuples_to_lists(x: Any) -> Any:
 
 def _lists_to_tuples(x: Any) -> Any:
     return tuple(_lists_to_tuples(v) for v in x) if isinstance(x, (tuple, list)) else x
+
+
+def strip_training_state(path: str | os.PathLike) -> Path:
+    """Rewrite a finished checkpoint with weights and meta only (no optimizer, scheduler
+    or RNG state): about a third of the size, for base models shipped in the repository.
+    Such a file loads everywhere a checkpoint does but cannot resume training."""
+    ckpt = load_checkpoint_dict(path)
+    for key in ("optimizer", "aux_optimizer", "lr_scheduler", "rng"):
+        ckpt[key] = None
+    ckpt["meta"] = {**(ckpt.get("meta") or {}), "training_state": "stripped"}
+    return atomic_write(path, lambda p: torch.save(ckpt, p))

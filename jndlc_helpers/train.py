@@ -5,8 +5,8 @@ to bottom: config -> run folder -> devices -> data -> model, loss, optimisers ->
 resume -> loop -> final checkpoint. Defaults follow the paper and CompressAI's
 ``examples/train.py``: Adam 1e-4 on the network, Adam 1e-3 on the entropy
 bottleneck's ``quantiles`` (the aux loss), gradient clipping at 1.0,
-ReduceLROnPlateau("min") stepped on the mean *training* loss of each epoch (or of
-every ``scheduler_every`` steps, for step budgets on big data sets; CompressAI's
+ReduceLROnPlateau("min") stepped on the mean *training* loss of each epoch, of at
+least ``MIN_SCHEDULER_STEPS`` steps (or of every ``scheduler_every`` steps; CompressAI's
 example steps it on the test loss, we keep the test set out of training).
 
 A run folder ``<runs_dir>/<loss>-<metric>-q<quality>/`` holds ``config.json`` (what
@@ -60,6 +60,7 @@ CONFIG_NAME = "config.json"
 LOG_NAME = "log.jsonl"
 DONE_NAME = "done.json"
 PRETRAINED_METHOD = "baseline-pretrained"
+MIN_SCHEDULER_STEPS = 100
 PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in both architectures
 
 Callback = Callable[[int, nn.Module, dict], None]
@@ -192,7 +193,9 @@ def train_run(
         drop_last = per_rank >= local_batch
         steps_per_epoch = per_rank // local_batch if drop_last else 1
         total_steps = min(s for s in (max_steps, epochs and epochs * steps_per_epoch) if s is not None)
-        interval = scheduler_every or steps_per_epoch
+        # On a small data set an "epoch" is a step or two, and a plateau test on so few
+        # losses reads noise: the schedule never looks at fewer than MIN_SCHEDULER_STEPS.
+        interval = scheduler_every or max(steps_per_epoch, MIN_SCHEDULER_STEPS)
 
         def loader_for(epoch: int, skip_batches: int) -> DataLoader:
             sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)

@@ -150,12 +150,17 @@ def jnd_quality(params: dict[str, Any]) -> pd.DataFrame:
 
 
 def figure_rd(params: dict[str, Any]):
-    """Fig. 2, written to figures/fig2_rd_curves.{png,pdf}; returns the figure."""
+    """Fig. 2, written to figures/fig2_rd_curves.{png,pdf}; returns the PNG for display."""
     from . import figures
 
-    rd = rd_table(params)
-    figures.plot_rd_curves(rd, run_path(params, "figures", "fig2_rd_curves"), prov(params))
-    return figures.rd_curves_figure(rd, prov(params))
+    paths = figures.plot_rd_curves(rd_table(params), run_path(params, "figures", "fig2_rd_curves"), prov(params))
+    return _png(paths[0])
+
+
+def _png(path: Path):
+    from IPython.display import Image
+
+    return Image(filename=str(path))
 
 
 # ---------------------------------------------------------------- 04 BD-rate
@@ -212,8 +217,6 @@ def bs_jnd_tables(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def figure_bs_jnd_example(params: dict[str, Any], image: str | None = None):
     """Fig. 5 for one test image (MSE family, PSNR), written to figures/; returns the PNG."""
-    from IPython.display import Image
-
     from . import figures
 
     rd, jq = rd_table(params), jnd_quality(params)
@@ -224,7 +227,7 @@ def figure_bs_jnd_example(params: dict[str, Any], image: str | None = None):
     methods = [BASELINE_PRETRAINED] + [m for m in ("baseline", "iwl", "fwl") if m in params["losses"]]
     paths = figures.plot_image_rd(rd, image, q, run_path(params, "figures", "fig5_bs_jnd_example"),
                                   prov(params), methods=methods, family=family, metric=metric)
-    return Image(filename=str(paths[0]))
+    return _png(paths[0])
 
 
 # ---------------------------------------------------------------- 06 visual comparison
@@ -257,8 +260,6 @@ def figure_visual(params: dict[str, Any], methods: list[str] | None = None,
                   target_bpp: float | None = None, crop_box: tuple[int, int, int, int] | None = None) -> list:
     """Figs. 3-4: per training metric, the first test image coded by each method at the
     quality closest to ``target_bpp``; also the static side-by-side fallback PNGs."""
-    from IPython.display import Image
-
     from . import figures
     from .files import load_rgb
 
@@ -277,7 +278,7 @@ def figure_visual(params: dict[str, Any], methods: list[str] | None = None,
         figures.visual_comparison(load_rgb(ref), recs, base, prov(params), crop=crop_box, title=title)
         figures.side_by_side_png(load_rgb(ref), recs, run_path(params, "figures", f"static_comparison_{family}.png"),
                                  crop=crop_box, provenance=prov(params), title=title)
-        shown.append(Image(filename=str(base) + ".png"))
+        shown.append(_png(Path(str(base) + ".png")))
     return shown
 
 
@@ -287,7 +288,7 @@ def plot_pair(params: dict[str, Any], index: int = 0):
     import numpy as np
     from matplotlib.figure import Figure
 
-    from . import pairs
+    from . import figures, pairs
 
     ref_path, jnd_path = test_pairs(params)[index]
     ref, jnd = pairs.load_pair(ref_path, jnd_path)
@@ -299,13 +300,15 @@ def plot_pair(params: dict[str, Any], index: int = 0):
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.suptitle(ref_path.stem)
-    fig.text(0.01, 0.01, config.provenance_label(prov(params)), fontsize=7, color="0.3")
-    return fig
+    figures.add_provenance(fig, prov(params))
+    return _png(figures.save_figure(fig, run_path(params, "figures", "jnd_pair_example"), formats=("png",))[0])
 
 
 def plot_training_curves(params: dict[str, Any]):
     """Training loss per step for every run, one panel per metric."""
     from matplotlib.figure import Figure
+
+    from . import figures
 
     curves = training_curves(params)
     fig = Figure(figsize=(12, 4.4))
@@ -319,8 +322,5 @@ def plot_training_curves(params: dict[str, Any]):
         ax.set_ylabel("training loss")
         ax.set_yscale("log")
         ax.legend(fontsize=6, ncol=2)
-    fig.text(0.01, 0.01, config.provenance_label(prov(params)), fontsize=7, color="0.3")
-    out = run_path(params, "figures", "training_curves.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    return fig
+    figures.add_provenance(fig, prov(params))
+    return _png(figures.save_figure(fig, run_path(params, "figures", "training_curves"), formats=("png",))[0])

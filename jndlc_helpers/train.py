@@ -61,6 +61,7 @@ LOG_NAME = "log.jsonl"
 DONE_NAME = "done.json"
 PRETRAINED_METHOD = "baseline-pretrained"
 MIN_SCHEDULER_STEPS = 100
+BUDGET_KEYS = ("epochs", "max_steps")
 PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in both architectures
 
 Callback = Callable[[int, nn.Module, dict], None]
@@ -162,7 +163,8 @@ def train_run(
         "lr": lr, "aux_lr": aux_lr, "clip_max_norm": clip_max_norm, "scheduler_every": scheduler_every,
         "seed": seed, "amp": bool(amp),
     }
-    digest = params_digest(cfg)
+    # The budget is not part of a run's identity: rerun with a larger one to extend it.
+    digest = params_digest({k: v for k, v in cfg.items() if k not in BUDGET_KEYS})
     ckpt_path = run_dir / CHECKPOINT_NAME
     if not overwrite and _finished(run_dir, cfg, digest):
         return ckpt_path
@@ -225,6 +227,9 @@ def train_run(
             if ckpt["meta"].get("config_digest") != digest:
                 raise RunConfigError(f"{ckpt_path}: a checkpoint of another config ({_diff(run_dir, cfg)}); "
                                      "use another run folder or overwrite=True")
+            if ckpt.get("optimizer") is None:
+                raise RunConfigError(f"{ckpt_path}: weights only (training state stripped); it cannot be "
+                                     "resumed or extended: use another run folder or overwrite=True")
             model.load_state_dict(ckpt["state_dict"])
             optimizer.load_state_dict(ckpt["optimizer"])
             aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
@@ -394,7 +399,8 @@ def export_pretrained(run_dir: str | os.PathLike, *, metric: str, quality: int,
     run_dir = Path(run_dir)
     cfg = {"method": PRETRAINED_METHOD, "metric": metric, "quality": quality, "architecture": architecture,
            "N": N, "M": M, "init": str(init), "lambda": cfgmod.lambda_for(metric, quality)}
-    digest = params_digest(cfg)
+    # The budget is not part of a run's identity: rerun with a larger one to extend it.
+    digest = params_digest({k: v for k, v in cfg.items() if k not in BUDGET_KEYS})
     ckpt_path = run_dir / CHECKPOINT_NAME
     if not overwrite and _finished(run_dir, cfg, digest):
         return ckpt_path
@@ -510,7 +516,8 @@ def versions() -> dict[str, str | None]:
 
 
 def _finished(run_dir: Path, cfg: dict[str, Any], digest: str) -> bool:
-    """True if ``run_dir`` holds this finished run; RunConfigError if it holds another."""
+    """True if ``run_dir`` holds this run finished with this budget (another budget
+    resumes from its checkpoint); RunConfigError if it holds another run."""
     done_path = run_dir / DONE_NAME
     if not done_path.is_file():
         return False
@@ -518,7 +525,8 @@ def _finished(run_dir: Path, cfg: dict[str, Any], digest: str) -> bool:
     if done.get("config_digest") != digest:
         raise RunConfigError(f"{run_dir}: holds a finished run with another config ({_diff(run_dir, cfg)}); "
                              "use another run folder or overwrite=True")
-    return (run_dir / CHECKPOINT_NAME).is_file()
+    same_budget = all(done.get("config", {}).get(k) == cfg[k] for k in BUDGET_KEYS)
+    return same_budget and (run_dir / CHECKPOINT_NAME).is_file()
 
 
 def _diff(run_dir: Path, cfg: dict[str, Any]) -> str:

@@ -6,7 +6,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
+
+from jndlc_helpers.checkpoint import OFFLINE_ENV
 
 
 def smooth_rgb(h: int = 64, w: int = 48, seed: int = 0, high: int = 200) -> np.ndarray:
@@ -49,3 +52,13 @@ def make_pairs(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return _make
+
+
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """An empty torch hub cache and downloads forbidden."""
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    yield tmp_path / "hub" / "checkpoints"
+    torch.hub.set_dir(old)

@@ -9,18 +9,9 @@ import torch
 from PIL import Image
 
 from jndlc_helpers import features
-from jndlc_helpers.checkpoint import OFFLINE_ENV, WeightsUnavailableError
+from jndlc_helpers.checkpoint import WeightsUnavailableError
 from jndlc_helpers.features import NLPDFeatures, get_features
 
-
-@pytest.fixture
-def offline_hub(tmp_path, monkeypatch):
-    """An empty torch hub cache and downloads forbidden."""
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    monkeypatch.setenv(OFFLINE_ENV, "1")
-    yield tmp_path / "hub" / "checkpoints"
-    torch.hub.set_dir(old)
 
 
 # ----------------------------------------------------------------------------- NLPD

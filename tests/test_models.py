@@ -7,16 +7,8 @@ import pytest
 import torch
 
 from jndlc_helpers import models
-from jndlc_helpers.checkpoint import OFFLINE_ENV, WeightsUnavailableError, save_checkpoint
+from jndlc_helpers.checkpoint import WeightsUnavailableError, save_checkpoint
 
-
-@pytest.fixture
-def offline_hub(tmp_path, monkeypatch):
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    monkeypatch.setenv(OFFLINE_ENV, "1")
-    yield tmp_path / "hub" / "checkpoints"
-    torch.hub.set_dir(old)
 
 
 def test_compressai_arch_names_match_the_zoo():

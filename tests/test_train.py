@@ -114,6 +114,42 @@ def test_finished_run_is_not_redone(tmp_path):
     assert load_checkpoint_dict(ckpt)["meta"]["complete"] is True
 
 
+def test_a_larger_budget_extends_a_finished_run(tmp_path):
+    cfg = dict(loss="baseline", metric="mse", quality=2, dataset=smooth_pairs(), checkpoint_every=1, **TINY)
+    longer = train.train_run(tmp_path / "five", max_steps=5, **cfg)
+    extended = train.train_run(tmp_path / "three", max_steps=3, **cfg)
+    assert load_checkpoint_dict(extended)["step"] == 3
+    train.train_run(tmp_path / "three", max_steps=5, **cfg)
+    a, b = weights(longer), weights(extended)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((tmp_path / "three" / train.DONE_NAME).read_text())["steps"] == 5
+
+
+def test_stripped_checkpoint_loads_but_refuses_to_resume(tmp_path):
+    from jndlc_helpers.checkpoint import strip_training_state
+
+    cfg = dict(loss="baseline", metric="mse", quality=2, dataset=smooth_pairs(), **TINY)
+    ckpt = train.train_run(tmp_path / "r", max_steps=2, **cfg)
+    before = ckpt.stat().st_size
+    strip_training_state(ckpt)
+    assert ckpt.stat().st_size < before and load_checkpoint_dict(ckpt)["optimizer"] is None
+    model, meta = models.load_checkpoint(ckpt)
+    assert meta["training_state"] == "stripped" and not model.training
+    assert train.train_run(tmp_path / "r", max_steps=2, **cfg) == ckpt  # finished: nothing to resume
+    with pytest.raises(train.RunConfigError, match="stripped"):
+        train.train_run(tmp_path / "r", max_steps=3, **cfg)
+
+
+def test_iwl_fine_tuning_is_baseline_fine_tuning(tmp_path):
+    """Eq. 7 only shifts the loss by a constant: same seed, same data, same weights."""
+    cfg = dict(metric="mse", quality=3, dataset=smooth_pairs(), max_steps=4, **TINY)
+    base = weights(train.train_run(tmp_path / "baseline", loss="baseline", **cfg))
+    iwl = weights(train.train_run(tmp_path / "iwl", loss="iwl", **cfg))
+    assert all(torch.equal(base[k], iwl[k]) for k in base)
+    pwl = weights(train.train_run(tmp_path / "pwl", loss="pwl", **cfg))
+    assert not all(torch.equal(base[k], pwl[k]) for k in base)  # a loss that does change training
+
+
 # ----------------------------------------------------------------------------- NaN
 
 

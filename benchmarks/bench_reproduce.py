@@ -1,5 +1,8 @@
 """Wall time of the whole quick chain (`make reproduce`), notebook by notebook.
 
+It runs the main command's chain itself from an empty run folder (runs/<profile>) and
+publishes its figures to figures/<profile>/, as `make reproduce` does.
+
 There is no second implementation to race, so the baseline is the issue's target
 (30 minutes on a 2-core CPU), marked as a target and not a measurement.
 Run from the repository root:  python benchmarks/bench_reproduce.py [--profile quick]
@@ -26,14 +29,14 @@ def main() -> None:
     ap.add_argument("--profile", default="quick", choices=sorted(TARGET_SECONDS))
     ap.add_argument("--fresh-data", action="store_true", help="rebuild the embedded dataset too")
     args = ap.parse_args()
-    run_dir = R.project_root() / "runs" / f"bench-{args.profile}"
+    run_dir = R.default_run_dir(args.profile)  # the main command's own run, redone from nothing
     shutil.rmtree(run_dir, ignore_errors=True)
     params = R.resolve_params(args.profile)
     data_cached = (Path(params["data_root"]) / "manifest.json").exists() and not args.fresh_data
     if args.fresh_data:
         shutil.rmtree(params["data_root"], ignore_errors=True)
     start = time.perf_counter()
-    R.reproduce(args.profile, run_dir=run_dir, progress=False, figures_dir=None)
+    R.reproduce(args.profile, run_dir=run_dir, progress=False)
     wall = time.perf_counter() - start
     manifest = read_json(run_dir / "manifest.json")
     path = write_result(

@@ -256,6 +256,24 @@ def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
                                        {k: str(v) for k, v in refs.items()})
 
 
+def visual_source(params: dict[str, Any], progress: bool = False) -> tuple[Path, pd.DataFrame]:
+    """The image shown in Figs. 3-4 and the RD rows to pick qualities from: the first
+    Kodak image when ``kodak_root`` is set (the paper's choice; it is coded by every
+    model once, into results/rd_kodak.csv), else the first test image."""
+    from . import evaluate
+    from .files import list_images
+
+    if not params.get("kodak_root"):
+        return test_pairs(params)[0][0], rd_table(params)
+    kodak = list_images(params["kodak_root"])
+    if not kodak:
+        raise FileNotFoundError(f"kodak_root={params['kodak_root']!r} holds no images; "
+                                "python -m jndlc_helpers fetch-kodak --dest DIR")
+    jobs = [j for j in rd_jobs(params) if "checkpoint" in j]
+    rd = evaluate.evaluate_all(jobs, kodak[:1], run_path(params, "results", "rd_kodak.csv"), progress=progress)
+    return kodak[0], rd
+
+
 def figure_visual(params: dict[str, Any], methods: list[str] | None = None,
                   target_bpp: float | None = None, crop_box: tuple[int, int, int, int] | None = None) -> list:
     """Figs. 3-4: per training metric, the first test image coded by each method at the
@@ -263,9 +281,8 @@ def figure_visual(params: dict[str, Any], methods: list[str] | None = None,
     from . import figures
     from .files import load_rgb
 
-    rd = rd_table(params)
+    ref, rd = visual_source(params)
     methods = methods or [BASELINE_PRETRAINED] + [m for m in ("baseline", "iwl", "fwl") if m in params["losses"]]
-    ref = test_pairs(params)[0][0]
     shown = []
     for number, family in zip((3, 4), params["metrics"]):
         sub = rd[(rd.method == "baseline") & (rd.family == family)] if "baseline" in params["losses"] \

@@ -158,7 +158,9 @@ class ComparisonWidget:
         except KeyError as e:  # a combination the gallery lacks: say so, keep the last picture
             self.readout.value = f"<b>{e.args[0]}</b>"
             return
-        self.picture.value = _png_bytes(self.view())
+        view = self.view()
+        self.picture.value = _png_bytes(view)
+        self.picture.width = str(view.shape[1])  # natural size: no browser smoothing of artefacts
         self.readout.value = readout_html(rows)
 
 

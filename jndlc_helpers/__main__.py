@@ -64,16 +64,15 @@ def _pretrain(args: argparse.Namespace) -> None:
 
     p = resolve_params(args.profile, parse_overrides(args.param))
     common = dict(data_root=p["data_root"], architecture=p["architecture"], N=p["model_N"], M=p["model_M"],
-                  lr=args.lr, seed=p["seed"], device=p["device"], progress=not args.no_progress)
+                  max_steps=args.steps, warm_steps=args.warm_steps, lr=args.lr, seed=p["seed"],
+                  device=p["device"], progress=not args.no_progress)
     out = args.out or p["pretrained"]
-    for metric in p["metrics"]:  # MSE first; MS-SSIM then starts from it (warm start)
-        if metric == "mse":
-            train.pretrain(out, ["mse"], p["qualities"], max_steps=args.steps, batch_size=args.batch_size,
-                           patch_size=p["patch_size"], **common)
-        else:
-            train.pretrain(out, [metric], p["qualities"], max_steps=args.msssim_steps,
-                           batch_size=p["batch_size"], patch_size=p["patch_size"],
-                           msssim_patch_size=max(p["patch_size"], 192), **common)
+    # MSE first (one from scratch, the others from it); then MS-SSIM from the MSE models.
+    train.pretrain(out, ["mse"], p["qualities"], batch_size=args.batch_size, patch_size=p["patch_size"], **common)
+    others = [m for m in p["metrics"] if m != "mse"]
+    if others:
+        train.pretrain(out, others, p["qualities"], batch_size=p["batch_size"], patch_size=p["patch_size"],
+                       msssim_patch_size=max(p["patch_size"], 192), **common)
     print(f"base models: {out}")
 
 
@@ -111,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pretrain", help="train the small base models (resumable)")
     p.add_argument("--profile", default="quick", choices=["smoke", "quick"])
     p.add_argument("--out", default=None, help="default: the profile's 'pretrained' folder")
-    p.add_argument("--steps", type=int, default=2000, help="MSE models, from scratch")
-    p.add_argument("--msssim-steps", type=int, default=600, help="MS-SSIM models, from the MSE ones")
+    p.add_argument("--steps", type=int, default=5000, help="the one model trained from scratch")
+    p.add_argument("--warm-steps", type=int, default=400, help="each model started from another")
     p.add_argument("--batch-size", type=int, default=8, help="MSE models (MS-SSIM: the profile's)")
     p.add_argument("--lr", type=float, default=5e-4, help="higher than fine-tuning's 1e-4: from scratch")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")

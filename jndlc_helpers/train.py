@@ -453,23 +453,37 @@ def run_grid(runs_dir: str | os.PathLike, losses: Iterable[str], metrics: Iterab
 
 
 def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iterable[int],
+             max_steps: int, warm_steps: int | None = None, anchor_quality: int | None = None,
              warm_start: bool = True, **cfg: Any) -> dict[str, Path]:
     """Our own pretrained base models for the small architecture: the baseline per
     (metric, quality) into ``out_dir/baseline-<metric>-q<quality>/``, which
     ``models.build_model(..., pretrained=out_dir)`` loads. Resumable: rerun to continue.
 
-    MSE models start from scratch. With ``warm_start``, an MS-SSIM model starts from
-    the finished MSE model of the same quality when there is one (its meta records
-    the file), which needs far fewer steps than scratch; otherwise from scratch."""
+    With ``warm_start`` only one model starts from scratch, for ``max_steps``: MSE at
+    ``anchor_quality`` (default: the middle of ``qualities``). The other MSE models
+    start from it, and each MS-SSIM model from the MSE model of its quality, for
+    ``warm_steps`` (default ``max_steps // 4``); a warm start whose source is not
+    finished falls back to scratch. Each run's meta records where it started."""
     if str(cfg.pop("init", "scratch")) != "scratch":
         raise ValueError("pretrain chooses its own init; do not pass init")
+    qualities = list(qualities)
+    anchor = anchor_quality if anchor_quality is not None else qualities[len(qualities) // 2]
+    warm_steps = warm_steps or max(max_steps // 4, 1)
+
+    def finished(metric: str, q: int) -> Path | None:
+        run = Path(out_dir) / run_name("baseline", metric, q)
+        return run / CHECKPOINT_NAME if (run / DONE_NAME).is_file() else None
+
+    jobs = [("mse", anchor)] if "mse" in metrics and anchor in qualities else []
+    jobs += [("mse", q) for q in qualities if "mse" in metrics and q != anchor]
+    jobs += [(m, q) for m in metrics if m != "mse" for q in qualities]
     out: dict[str, Path] = {}
-    for metric in sorted(metrics, key=lambda m: m != "mse"):  # MSE first: MS-SSIM may start from it
-        for q in qualities:
-            mse_run = Path(out_dir) / run_name("baseline", "mse", q)
-            warm = warm_start and metric == "ms-ssim" and (mse_run / DONE_NAME).is_file()
-            init = str(mse_run / CHECKPOINT_NAME) if warm else "scratch"
-            out.update(run_grid(out_dir, ["baseline"], [metric], [q], init=init, **cfg))
+    for metric, q in jobs:
+        source = None
+        if warm_start:
+            source = finished("mse", q) if metric != "mse" else (finished("mse", anchor) if q != anchor else None)
+        init, steps = (str(source), warm_steps) if source else ("scratch", max_steps)
+        out.update(run_grid(out_dir, ["baseline"], [metric], [q], init=init, max_steps=steps, **cfg))
     return out
 
 
@@ -525,7 +539,7 @@ def _finished(run_dir: Path, cfg: dict[str, Any], digest: str) -> bool:
     if done.get("config_digest") != digest:
         raise RunConfigError(f"{run_dir}: holds a finished run with another config ({_diff(run_dir, cfg)}); "
                              "use another run folder or overwrite=True")
-    same_budget = all(done.get("config", {}).get(k) == cfg[k] for k in BUDGET_KEYS)
+    same_budget = all(done.get("config", {}).get(k) == cfg.get(k) for k in BUDGET_KEYS)
     return same_budget and (run_dir / CHECKPOINT_NAME).is_file()
 
 

@@ -222,6 +222,25 @@ def test_pretrain_then_grid_with_controls(tmp_path):
     assert {k: p.stat().st_mtime_ns for k, p in again.items()} == stamps  # nothing redone
 
 
+def test_pretrain_trains_one_model_from_scratch_and_warm_starts_the_rest(tmp_path):
+    data = smooth_pairs(n=4, size=192)
+    out = train.pretrain(tmp_path / "base", ["mse", "ms-ssim"], [1, 3, 6], dataset=data, max_steps=3,
+                         warm_steps=1, **{**TINY, "batch_size": 1})
+    assert sorted(out) == sorted(f"baseline-{m}-q{q}" for m in ("mse", "ms-ssim") for q in (1, 3, 6))
+
+    def done(name):
+        return json.loads((tmp_path / "base" / name / train.DONE_NAME).read_text())
+
+    def init(name):
+        return load_checkpoint_dict(out[name])["meta"]["init"]
+
+    assert done("baseline-mse-q3")["steps"] == 3 and init("baseline-mse-q3")["init"] == "scratch"  # the anchor
+    for name, source in (("baseline-mse-q1", "baseline-mse-q3"), ("baseline-mse-q6", "baseline-mse-q3"),
+                         ("baseline-ms-ssim-q1", "baseline-mse-q1"), ("baseline-ms-ssim-q6", "baseline-mse-q6")):
+        assert done(name)["steps"] == 1
+        assert init(name)["source"] == str(out[source]), name
+
+
 def write_pair_folder(root: Path, n: int = 4, size: int = 64) -> Path:
     x, x_j = smooth_pairs(n, size, seed=3).tensors
     for sub, imgs in (("Ref", x), ("JND1", x_j)):

@@ -64,7 +64,8 @@ def _pretrain(args: argparse.Namespace) -> None:
 
     p = resolve_params(args.profile, parse_overrides(args.param))
     common = dict(data_root=p["data_root"], architecture=p["architecture"], N=p["model_N"], M=p["model_M"],
-                  max_steps=args.steps, warm_steps=args.warm_steps, lr=args.lr, seed=p["seed"],
+                  max_steps=args.steps, warm_steps=args.warm_steps, anchor_quality=args.anchor_quality,
+                  lr=args.lr, seed=p["seed"],
                   device=p["device"], progress=not args.no_progress)
     out = args.out or p["pretrained"]
     # MSE first (one from scratch, the others from it); then MS-SSIM from the MSE models.
@@ -112,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="default: the profile's 'pretrained' folder")
     p.add_argument("--steps", type=int, default=5000, help="the one model trained from scratch")
     p.add_argument("--warm-steps", type=int, default=400, help="each model started from another")
+    p.add_argument("--anchor-quality", type=int, default=None,
+                   help="the MSE quality trained from scratch (default: the middle one); lets two "
+                        "processes share the work with -p qualities=[...]")
     p.add_argument("--batch-size", type=int, default=8, help="MSE models (MS-SSIM: the profile's)")
     p.add_argument("--lr", type=float, default=5e-4, help="higher than fine-tuning's 1e-4: from scratch")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")

@@ -462,8 +462,9 @@ def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iter
     With ``warm_start`` only one model starts from scratch, for ``max_steps``: MSE at
     ``anchor_quality`` (default: the middle of ``qualities``). The other MSE models
     start from it, and each MS-SSIM model from the MSE model of its quality, for
-    ``warm_steps`` (default ``max_steps // 4``); a warm start whose source is not
-    finished falls back to scratch. Each run's meta records where it started."""
+    ``warm_steps`` (default ``max_steps // 4``). A warm start whose source is not
+    finished is an error (not a silent run from scratch): train the source first, or
+    pass ``warm_start=False``. Each run's meta records where it started."""
     if str(cfg.pop("init", "scratch")) != "scratch":
         raise ValueError("pretrain chooses its own init; do not pass init")
     qualities = list(qualities)
@@ -480,8 +481,13 @@ def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iter
     out: dict[str, Path] = {}
     for metric, q in jobs:
         source = None
-        if warm_start:
-            source = finished("mse", q) if metric != "mse" else (finished("mse", anchor) if q != anchor else None)
+        if warm_start and (metric, q) != ("mse", anchor):
+            wanted = ("mse", q) if metric != "mse" else ("mse", anchor)
+            source = finished(*wanted)
+            if source is None:
+                raise FileNotFoundError(
+                    f"{run_name('baseline', metric, q)} starts from {run_name('baseline', *wanted)}, which is not "
+                    f"finished in {out_dir}: train it first (or pass warm_start=False)")
         init, steps = (str(source), warm_steps) if source else ("scratch", max_steps)
         out.update(run_grid(out_dir, ["baseline"], [metric], [q], init=init, max_steps=steps, **cfg))
     return out

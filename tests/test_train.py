@@ -239,6 +239,8 @@ def test_pretrain_trains_one_model_from_scratch_and_warm_starts_the_rest(tmp_pat
                          ("baseline-ms-ssim-q1", "baseline-mse-q1"), ("baseline-ms-ssim-q6", "baseline-mse-q6")):
         assert done(name)["steps"] == 1
         assert init(name)["source"] == str(out[source]), name
+    with pytest.raises(FileNotFoundError, match="baseline-mse-q2 starts from baseline-mse-q4"):
+        train.pretrain(tmp_path / "other", ["mse"], [2], anchor_quality=4, dataset=data, max_steps=1, **TINY)
 
 
 def write_pair_folder(root: Path, n: int = 4, size: int = 64) -> Path:
@@ -311,5 +313,5 @@ def test_profile_kwargs_match_train_run():
         kw = train.profile_kwargs(config.profile(name))
         assert set(kw) <= set(params), name
     quick = train.profile_kwargs(config.profile("quick"))
-    assert quick["init"] == "data/pretrained/quick" and quick["features"] == "nlpd" and quick["N"] == 64
+    assert quick["init"] == "data/pretrained/quick" and quick["features"] == "nlpd" and quick["N"] == 48
     assert train.profile_kwargs(config.profile("paper"))["init"] == "zoo"

@@ -34,6 +34,11 @@ def describe(provenance: Mapping[str, Any]) -> str:
     return text
 
 
+def _first(rows: pd.DataFrame) -> pd.Series:
+    """The first row, or an empty Series (whose ``.get`` gives the default)."""
+    return rows.iloc[0] if len(rows) else pd.Series(dtype=object)
+
+
 def table_i(
     bd: pd.DataFrame,
     anchor: str = "baseline",
@@ -52,23 +57,22 @@ def table_i(
     for key in keys:
         for bd_metric in ("psnr", "ms_ssim_db"):
             paper = PAPER_TABLE_I.get(key, {}).get(BD_METRIC_TO_PAPER[bd_metric], math.nan)
-            r = sel[(sel["key"] == key) & (sel["metric"] == bd_metric)]
-            ours = r.iloc[0] if len(r) else None
-            val = float(ours["bd_rate"]) if ours is not None else math.nan
+            ours = _first(sel[(sel["key"] == key) & (sel["metric"] == bd_metric)])
+            val = float(ours.get("bd_rate", math.nan))
             rows.append({
                 "key": key,
                 "bd_metric": "PSNR" if bd_metric == "psnr" else "MS-SSIM (dB)",
                 "ours": val,
-                "ci_low": float(ours["ci_low"]) if ours is not None else math.nan,
-                "ci_high": float(ours["ci_high"]) if ours is not None else math.nan,
+                "ci_low": float(ours.get("ci_low", math.nan)),
+                "ci_high": float(ours.get("ci_high", math.nan)),
                 "paper": paper,
                 "diff": val - paper,
-                "n_used": int(ours["n_used"]) if ours is not None else 0,
-                "n_images": int(ours["n_images"]) if ours is not None else 0,
+                "n_used": int(ours.get("n_used", 0)),
+                "n_images": int(ours.get("n_images", 0)),
                 "anchor": anchor,
                 "aggregate": aggregate,
                 "interpolation": interpolation,
-                "reason": (ours["reason"] if ours is not None else "not evaluated") or "",
+                "reason": ours.get("reason", "not evaluated") or "",
             })
     return pd.DataFrame(rows)
 
@@ -82,24 +86,23 @@ def table_ii(summary: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
     sel = summary[summary["baseline"] == baseline]
     rows = []
     for key in list(PAPER_TABLE_II) + sorted(set(sel["key"]) - set(PAPER_TABLE_II)):
-        r = sel[sel["key"] == key]
-        s = r.iloc[0] if len(r) else None
-        val = float(s["mean"]) if s is not None else math.nan
+        s = _first(sel[sel["key"] == key])
+        val = float(s.get("mean", math.nan))
         paper = PAPER_TABLE_II.get(key, math.nan)
         rows.append({
             "key": key,
-            "metric": s["metric"] if s is not None else ("psnr" if key.endswith("-mse") else "ms_ssim_db"),
+            "metric": s.get("metric", "psnr" if key.endswith("-mse") else "ms_ssim_db"),
             "ours": val,
-            "median": float(s["median"]) if s is not None else math.nan,
-            "ci_low": float(s["ci_low"]) if s is not None else math.nan,
-            "ci_high": float(s["ci_high"]) if s is not None else math.nan,
+            "median": float(s.get("median", math.nan)),
+            "ci_low": float(s.get("ci_low", math.nan)),
+            "ci_high": float(s.get("ci_high", math.nan)),
             "paper": paper,
             "diff": val - paper,
-            "n_used": int(s["n_used"]) if s is not None else 0,
-            "n_out_of_range": int(s["n_out_of_range"]) if s is not None else 0,
-            "n_images": int(s["n_images"]) if s is not None else 0,
+            "n_used": int(s.get("n_used", 0)),
+            "n_out_of_range": int(s.get("n_out_of_range", 0)),
+            "n_images": int(s.get("n_images", 0)),
             "baseline": baseline,
-            "interpolation": s["interpolation"] if s is not None else "",
+            "interpolation": s.get("interpolation", ""),
         })
     return pd.DataFrame(rows)
 

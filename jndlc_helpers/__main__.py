@@ -111,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pretrain", help="train the small base models (resumable)")
     p.add_argument("--profile", default="quick", choices=["smoke", "quick"])
     p.add_argument("--out", default=None, help="default: the profile's 'pretrained' folder")
-    p.add_argument("--steps", type=int, default=5000, help="the one model trained from scratch")
-    p.add_argument("--warm-steps", type=int, default=400, help="each model started from another")
+    p.add_argument("--steps", type=int, default=1800, help="the one model trained from scratch")
+    p.add_argument("--warm-steps", type=int, default=300, help="each model started from another")
     p.add_argument("--anchor-quality", type=int, default=None,
                    help="the MSE quality trained from scratch (default: the middle one); lets two "
                         "processes share the work with -p qualities=[...]")

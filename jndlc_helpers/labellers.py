@@ -38,6 +38,8 @@ from PIL import Image
 import PIL
 from scipy import ndimage as ndi
 
+from .metrics import ms_ssim, psnr  # 8-bit RGB, as every table here
+
 LABELLERS = ("cvvdp", "namm")
 DEFAULT_QF_GRID: tuple[int, ...] = tuple(range(100, 0, -10))  # 100, 90, ..., 10
 DEFAULT_REFINE_STEPS: tuple[int, ...] = (5, 1)
@@ -86,26 +88,6 @@ def jpeg_roundtrip(rgb: np.ndarray, qf: int) -> tuple[np.ndarray, int]:
     data = jpeg_encode(rgb, qf)
     with Image.open(io.BytesIO(data)) as im:
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy(), len(data)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two 8-bit images (inf if identical)."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
-def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """pytorch-msssim's 5-scale MS-SSIM (data_range=255); NaN if a side is <= 160 px."""
-    if min(a.shape[:2]) <= 160:
-        return float("nan")
-    import torch
-    from pytorch_msssim import ms_ssim as _ms_ssim
-
-    def t(x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))).float()[None]
-
-    with torch.no_grad():
-        return float(_ms_ssim(t(a), t(b), data_range=255, size_average=True))
 
 
 def pair_quality(ref: np.ndarray, jnd: np.ndarray) -> dict[str, float]:

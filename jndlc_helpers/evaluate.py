@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from PIL import Image, features
 
 from . import metrics as M
+from . import pairs
 from .files import atomic_write, list_images, load_rgb, write_json
 
 COLUMNS = [
@@ -76,8 +77,7 @@ def image_names(images) -> list[str]:
 
 def to_tensor(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """(H, W, 3) uint8 -> [1, 3, H, W] float in [0, 1] (as torchvision's ToTensor)."""
-    t = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).permute(2, 0, 1).float().div(255)
-    return t[None].to(device)
+    return pairs.to_tensor(rgb)[None].to(device)
 
 
 # --------------------------------------------------------------------------- learned codecs

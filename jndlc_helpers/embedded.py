@@ -2,7 +2,9 @@
 with proxy JND labels (no download, no human labels).
 
 Images: the colour photographs in scikit-image's ``skimage/data`` folder that are
-installed with the wheel (no pooch download) and matplotlib's ``grace_hopper.jpg``.
+installed with the wheel (no pooch download), matplotlib's ``grace_hopper.jpg`` and
+16 photographs from Debian wallpaper packages, committed downscaled under
+``data/photos/`` with their licences (``corpus.JND_PHOTOS``).
 Images larger than ``MAX_SIDE`` = 512 on their longest side are downscaled (Lanczos)
 to keep the quick profile fast (ColorVideoVDP labelling, training, Cheng2020 decoding
 on a CPU): astronaut, chelsea and ihc keep their size, the others shrink (e.g. retina
@@ -29,6 +31,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .convert import write_labels
+from .corpus import JND_PHOTOS, JND_PHOTOS_DIR
 from .files import file_digest, list_images, load_rgb, params_digest, read_json, save_png, write_json
 from .labellers import DEFAULT_DISPLAY, JPEG_SETTING, label_image
 from .pairs import JND_DIR, REF_DIR, SPLITS
@@ -48,9 +51,12 @@ class ImageSpec:
     crop: int | None = None  # centre crop (square side) after downscaling
 
 
-# All colour photographs shipped in skimage/data (scikit-image 0.2x wheels), plus Grace
-# Hopper from matplotlib. Grey images (camera, brick, grass...) are left out: the study
-# is about colour images.
+# 25 sources, 26 photographs: every colour photograph shipped in skimage/data
+# (scikit-image 0.2x wheels; grey ones such as camera, brick, grass are left out: the
+# study is about colour images), Grace Hopper from matplotlib, and 16 photographs from
+# Debian wallpaper packages committed under data/photos (corpus.JND_PHOTOS: licences
+# and authors in data/photos/sources.csv). None of them is in the base models' corpus.
+# The text before the first "_" of a name is its source (split.source_of).
 EMBEDDED_SOURCES: dict[str, str] = {
     "astronaut": "skimage:astronaut.png",  # 512x512 portrait
     "chelsea": "skimage:chelsea.png",  # 451x300 cat, fur texture
@@ -62,11 +68,13 @@ EMBEDDED_SOURCES: dict[str, str] = {
     "motorcycle_right": "skimage:motorcycle_right.png",  # ... same source, same side
     "retina": "skimage:retina.jpg",  # 1411x1411 fundus photo, downscaled
     "rocket": "skimage:rocket.jpg",  # 640x427 outdoor scene
+    **{p.name: f"photos:{p.name}_512.png" for p in JND_PHOTOS},
 }
-# Fixed split by image: three test images of different content (animal fur, indoor
-# still life with smooth gradients, outdoor scene with sky); the rest train. The stereo
-# pair motorcycle_left/right shares a source ("motorcycle") and stays in train.
-EMBEDDED_TEST = ("chelsea", "coffee", "rocket")
+# Fixed split by source, 13 test sources of varied content (fur, indoor, sky, water,
+# foliage, macro, animals, architecture). The scikit-image / matplotlib images that
+# trained the first, weak base models (astronaut ... retina) stay in train.
+EMBEDDED_TEST = ("chelsea", "coffee", "rocket", "bridge", "dragonfly", "fig", "wine", "dogs", "clock",
+                 "picos", "dandelions", "nuthatch", "storm")
 # Smoke set: 256x256 centre crops, two per side, so BD-rate has two test images.
 SMOKE_IMAGES: dict[str, str] = {"astronaut": "train", "motorcycle_left": "train",
                                 "chelsea": "test", "coffee": "test"}
@@ -83,6 +91,12 @@ def resolve_source(source: str) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: not shipped with this scikit-image; reinstall "
                                     "scikit-image or pick another image")
+        return path
+    if kind == "photos" and name:
+        path = Path(__file__).resolve().parents[1] / JND_PHOTOS_DIR / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: not found; it is part of the repository (git checkout "
+                                    f"{JND_PHOTOS_DIR}), or remake it with corpus.build_jnd_photos()")
         return path
     if kind == "matplotlib" and name:
         from matplotlib import cbook
@@ -258,7 +272,7 @@ def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def build_embedded(root: str | os.PathLike = "data/embedded", labeller: str = "cvvdp", tau: float = 1.0,
                    force: bool = False, progress: bool = True, **kwargs: Any) -> Path:
-    """Build (or reuse) the embedded default: 10 photographs, 7 train / 3 test."""
+    """Build (or reuse) the embedded default: 26 photographs of 25 sources, 13 train / 13 test."""
     return build_dataset(root, embedded_images(), labeller, tau, force, progress, kind="embedded", **kwargs)
 
 

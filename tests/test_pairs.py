@@ -200,3 +200,25 @@ def test_mixed_dataset_equal_counts_seeded(tmp_path, make_pairs, make_rgb):
     assert not torch.equal(x_o, x_j)
     small = mixed_dataset(labelled, _unlabelled(tmp_path, make_rgb, 2), seed=1)
     assert (small.n_labelled, small.n_unlabelled) == (2, 2)
+
+
+def test_image_cache_decodes_once_and_keeps_to_its_budget(tmp_path, make_pairs, monkeypatch):
+    from jndlc_helpers import pairs as pairs_mod
+
+    root = make_pairs(["a", "b"], size=(64, 64))
+    calls = []
+    real = pairs_mod._load
+    monkeypatch.setattr(pairs_mod, "_load", lambda p: calls.append(p) or real(p))
+    ds = JNDPairDataset(root, "train", patch_size=32, seed=0)
+    for _ in range(3):
+        for i in range(len(ds)):
+            ds[i]
+    assert len(calls) == 4  # 2 pairs x 2 partners, decoded once each
+    cached = ds.cache.load(ds.pairs[0][0])
+    assert not cached.flags.writeable  # crops are views: the cache cannot be written through them
+
+    calls.clear()
+    small = JNDPairDataset(root, "train", patch_size=32, seed=0, cache_bytes=64 * 64 * 3)  # room for one image
+    for _ in range(2):
+        small[0]
+    assert len(calls) == 3 and small.cache.used == 64 * 64 * 3  # Ref cached, JND1 decoded each time

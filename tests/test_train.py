@@ -315,3 +315,59 @@ def test_profile_kwargs_match_train_run():
     quick = train.profile_kwargs(config.profile("quick"))
     assert quick["init"] == "data/pretrained/quick" and quick["features"] == "nlpd" and quick["N"] == 48
     assert train.profile_kwargs(config.profile("paper"))["init"] == "zoo"
+
+
+# ----------------------------------------------------------------------------- schedule, AMP, recipe
+
+
+def test_cosine_schedule_warms_up_then_decays_to_its_floor():
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = train.make_scheduler(opt, "cosine", total_steps=2000)
+    lrs = []
+    for _ in range(2000):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    warm = min(train.COSINE_WARMUP_STEPS, 2000 // 20)
+    assert lrs[0] == pytest.approx(1e-3 / warm) and lrs[warm] == pytest.approx(1e-3, rel=1e-3)
+    assert all(a >= b for a, b in zip(lrs[warm:], lrs[warm + 1:]))  # never rises after the warm-up
+    assert lrs[-1] == pytest.approx(1e-3 * train.COSINE_FINAL_FRACTION, rel=0.05)
+    assert isinstance(train.make_scheduler(opt, "plateau", 10), torch.optim.lr_scheduler.ReduceLROnPlateau)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train.train_run("unused", loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(), max_steps=1,
+                        lr_schedule="linear")
+
+
+def test_bf16_autocast_training_on_cpu_is_finite_and_close_to_float32(tmp_path):
+    kw = dict(loss="baseline", metric="mse", quality=3, dataset=smooth_pairs(), max_steps=4, seed=1, **TINY)
+    train.train_run(tmp_path / "fp32", **kw)
+    train.train_run(tmp_path / "bf16", amp=True, **kw)
+    fp32, bf16 = log_lines(tmp_path / "fp32"), log_lines(tmp_path / "bf16")
+    for a, b in zip(fp32, bf16):
+        assert np.isfinite(b["loss"]) and np.isfinite(b["bpp_loss"])
+        assert b["bpp_loss"] == pytest.approx(a["bpp_loss"], rel=0.1)
+        assert b["loss"] == pytest.approx(a["loss"], rel=0.1)
+
+
+def test_pretrain_recipe_on_a_photo_folder_with_speed_settings(tmp_path, monkeypatch):
+    from jndlc_helpers import config
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    x = smooth_pairs(n=3, size=192, seed=5).tensors[0]
+    for i, img in enumerate(x):
+        Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / f"p{i}.png")
+    recipe = {**config.PRETRAIN["smoke"], "N": 8, "M": 12, "qualities": [1, 2], "anchor_quality": 2, "steps": 3,
+              "warm_steps": 2, "msssim_steps": 1, "batch_size": 2, "msssim_batch_size": 1, "lr_schedule": "cosine"}
+    out = train.pretrain_recipe(recipe, data=folder, out=tmp_path / "base", device="cpu", progress=False)
+    assert sorted(out) == sorted(f"baseline-{m}-q{q}" for m in ("mse", "ms-ssim") for q in (1, 2))
+    cfg = json.loads((tmp_path / "base" / "baseline-mse-q1" / train.CONFIG_NAME).read_text())["config"]
+    assert cfg["unlabelled_root"] == str(folder) and cfg["data_root"] is None and cfg["lr"] == recipe["warm_lr"]
+    assert cfg["lr_schedule"] == "cosine"
+    msssim = json.loads((tmp_path / "base" / "baseline-ms-ssim-q2" / train.CONFIG_NAME).read_text())["config"]
+    assert msssim["patch_size"] == 192 and msssim["batch_size"] == 1
+
+    run = train.train_run(tmp_path / "fast", loss="baseline", metric="mse", quality=1, unlabelled_root=folder,
+                          patch_size=64, max_steps=2, channels_last=True, **TINY)
+    session = json.loads((run.parent / train.CONFIG_NAME).read_text())["sessions"][-1]
+    assert session["channels_last"] is True and session["compile"] is False

@@ -1,0 +1,96 @@
+"""Are the base models real codecs? Their RD curves against Pillow's JPEG.
+
+``base_model_report`` reads a tidy RD table (``evaluate.COLUMNS``: one row per image,
+method, family, quality) holding the base models (family "mse" and "ms-ssim") and the
+JPEG anchor (method "jpeg"), and the JND quality of each test image
+(``metrics.jnd_quality_table``). It returns what ``benchmarks/bench_base_models.py``
+records: BD-rate (PCHIP, dataset-average curves) of the MSE family against JPEG in
+PSNR and of the MS-SSIM family in MS-SSIM dB, the mean-bpp span, whether each family's
+curve is monotone, the fraction of test images whose JND quality lies within each
+family's per-image curve, and each model's gap to JPEG in dB at equal bpp.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .bdrate import bd_rate
+
+# The quality axis each family is judged on (its training metric).
+FAMILY_AXIS = {"mse": "psnr", "ms-ssim": "ms_ssim_db"}
+
+
+def average_curve(rd: pd.DataFrame, method: str, family: str | None = None) -> pd.DataFrame:
+    """Mean bpp, PSNR and MS-SSIM dB per quality of one method, sorted by bpp."""
+    rows = rd[rd["method"] == method]
+    if family is not None:
+        rows = rows[rows["family"] == family]
+    if rows.empty:
+        raise ValueError(f"no rows for method={method!r}, family={family!r}")
+    curve = rows.groupby("quality")[["bpp", "psnr", "ms_ssim_db"]].mean()
+    return curve.sort_values("bpp").reset_index()
+
+
+def is_monotone(curve: pd.DataFrame, axis: str) -> bool:
+    """Rate and quality both strictly increase with the model's quality index."""
+    c = curve.sort_values("quality")
+    return bool(np.all(np.diff(c["bpp"]) > 0) and np.all(np.diff(c[axis]) > 0))
+
+
+def gap_db(bpp: float, quality: float, anchor: pd.DataFrame, axis: str) -> float:
+    """``quality`` minus the anchor's quality at the same bpp (linear in log bpp);
+    NaN outside the anchor's rate range."""
+    a = anchor.sort_values("bpp")
+    x, y = np.log(a["bpp"].to_numpy()), a[axis].to_numpy()
+    if not x[0] <= math.log(bpp) <= x[-1]:
+        return math.nan
+    return float(quality - np.interp(math.log(bpp), x, y))
+
+
+def jnd_in_range(rd: pd.DataFrame, jnd: pd.DataFrame, method: str, family: str) -> float:
+    """Fraction of images whose JND quality lies within the family's per-image curve."""
+    axis = FAMILY_AXIS[family]
+    rows = rd[(rd["method"] == method) & (rd["family"] == family)]
+    inside = []
+    for _, j in jnd.iterrows():
+        q = rows.loc[rows["image"] == j["image"], axis]
+        if q.empty:
+            raise ValueError(f"image {j['image']!r} has a JND quality but no {family} RD rows")
+        inside.append(q.min() <= j[axis] <= q.max())
+    return float(np.mean(inside)) if inside else math.nan
+
+
+def base_model_report(rd: pd.DataFrame, jnd: pd.DataFrame, method: str = "baseline-pretrained",
+                      anchor: str = "jpeg") -> dict[str, Any]:
+    """The benchmark's numbers (see the module docstring); families missing in ``rd`` are
+    left out, and a BD-rate that cannot be computed is NaN with its reason."""
+    ref = average_curve(rd, anchor)
+    out: dict[str, Any] = {"families": {}}
+    spans = []
+    for family, axis in FAMILY_AXIS.items():
+        if not ((rd["method"] == method) & (rd["family"] == family)).any():
+            continue
+        curve = average_curve(rd, method, family)
+        value, why = bd_rate(ref["bpp"], ref[axis], curve["bpp"], curve[axis], method="pchip")
+        out["families"][family] = {
+            "axis": axis, "bd_rate_vs_jpeg": value, "bd_rate_reason": why,
+            "monotone": is_monotone(curve, axis),
+            "bpp": curve["bpp"].round(4).tolist(), axis: curve[axis].round(3).tolist(),
+            "db_vs_jpeg": [round(gap_db(b, q, ref, axis), 3) for b, q in zip(curve["bpp"], curve[axis])],
+            "jnd_in_range_fraction": jnd_in_range(rd, jnd, method, family),
+        }
+        spans += curve["bpp"].tolist()
+    fam = out["families"]
+    if not fam:
+        raise ValueError(f"no base-model rows (method={method!r}) in the RD table")
+    out.update(
+        bd_rate_vs_jpeg_mse_psnr=fam.get("mse", {}).get("bd_rate_vs_jpeg", math.nan),
+        bd_rate_vs_jpeg_msssim_msssimdb=fam.get("ms-ssim", {}).get("bd_rate_vs_jpeg", math.nan),
+        bpp_min=float(min(spans)), bpp_max=float(max(spans)),
+        monotone=all(f["monotone"] for f in fam.values()),
+        jnd_in_range_fraction=min(f["jnd_in_range_fraction"] for f in fam.values()),
+    )
+    return out

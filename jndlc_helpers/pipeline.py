@@ -39,23 +39,54 @@ def msssim_patch(params: dict[str, Any]) -> int:
 # ---------------------------------------------------------------- 01 data
 def prepare_data(params: dict[str, Any], progress: bool = True) -> Path:
     """Build the embedded (or smoke) dataset when the profile uses one; check the
-    layout of a user's dataset otherwise. Returns the data root."""
-    from . import embedded, pairs
+    layout of a user's dataset otherwise, decode every image once and refuse labels
+    whose search failed. Returns the data root."""
+    from . import embedded, labellers, pairs
 
-    root = Path(params["data_root"])
+    given = params.get("data_root")
     if params["profile"] == "smoke":
-        root = embedded.build_smoke(root)
+        root = embedded.build_smoke(Path(given or "data/smoke"))
     elif params["profile"] == "quick":
-        root = embedded.build_embedded(root, labeller=params["labeller"], tau=params["jnd_tau"],
-                                       progress=progress)
-    elif not root or not Path(root).is_dir():
+        root = embedded.build_embedded(Path(given or "data/embedded"), labeller=params["labeller"],
+                                       tau=params["jnd_tau"], progress=progress)
+    elif not given or not Path(given).is_dir():
         raise FileNotFoundError(
-            f"data_root={params['data_root']!r} is not a folder: convert VideoSet (or another JND "
+            f"data_root={given!r} is not a folder: convert VideoSet (or another JND "
             "set) with jndlc_helpers.convert first and pass -p data_root=PATH"
         )
+    else:
+        root = Path(given)
+    found = []
     for split in ("train", "test"):
-        pairs.find_pairs(root / split)  # raises naming any bad file
+        found += pairs.find_pairs(root / split)  # raises naming any bad file
+    check_decodes([p for pair in found for p in pair], progress=progress, root=root)
+    labellers.check_labels(root / "labels.csv")
     return root
+
+
+def check_decodes(paths: list[Path], progress: bool = True, root: Path | None = None) -> None:
+    """Decode every image once; raise ``ValueError`` naming each one that fails
+    (a truncated PNG would otherwise surface hours later, in training)."""
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    bad = []
+    for path in tqdm(paths, desc="decode check", unit="img", disable=not progress):
+        try:
+            with Image.open(path) as im:
+                im.load()
+        except (OSError, ValueError, SyntaxError) as e:  # what Pillow raises on broken files
+            bad.append(f"{_rel(path, root)}: {e}")
+    if bad:
+        raise ValueError(f"{len(bad)} of {len(paths)} image(s) do not decode: " + "; ".join(bad))
+
+
+def _rel(path: Path, root: Path | None) -> str:
+    """``path`` relative to ``root`` when inside it (no machine paths in messages)."""
+    try:
+        return str(Path(path).relative_to(root)) if root else str(path)
+    except ValueError:
+        return str(path)
 
 
 def test_pairs(params: dict[str, Any]) -> list[tuple[Path, Path]]:
@@ -109,9 +140,13 @@ def training_curves(params: dict[str, Any]) -> pd.DataFrame:
     """Every run's log.jsonl stacked, with method, family and quality columns."""
     frames = []
     for log in sorted(run_path(params, "models").glob("*/log.jsonl")):
-        cfg = read_json(log.parent / "config.json")
+        raw = read_json(log.parent / "config.json")
+        cfg = raw.get("config", raw)  # train writes the run's knobs under "config"
         df = pd.read_json(log, lines=True)
-        frames.append(df.assign(method=cfg.get("loss"), family=cfg.get("metric"), quality=cfg.get("quality")))
+        if df.empty:
+            continue
+        frames.append(df.assign(method=cfg.get("loss") or cfg.get("method"), family=cfg.get("metric"),
+                                quality=cfg.get("quality")))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -321,8 +356,9 @@ def plot_pair(params: dict[str, Any], index: int = 0):
     return _png(figures.save_figure(fig, run_path(params, "figures", "jnd_pair_example"), formats=("png",))[0])
 
 
-def plot_training_curves(params: dict[str, Any]):
-    """Training loss per step for every run, one panel per metric."""
+def training_curves_figure(params: dict[str, Any]):
+    """Training loss per step for every run, one panel per metric, on a linear axis
+    (IWL's loss, eq. 7, can be negative: a log axis would drop it)."""
     from matplotlib.figure import Figure
 
     from . import figures
@@ -331,13 +367,23 @@ def plot_training_curves(params: dict[str, Any]):
     fig = Figure(figsize=(12, 4.4))
     axes = fig.subplots(1, len(params["metrics"]), squeeze=False)[0]
     for ax, metric in zip(axes, params["metrics"]):
-        sub = curves[curves.family == metric] if len(curves) else curves
+        sub = curves[curves["family"] == metric] if len(curves) else curves
         for (method, quality), g in (sub.groupby(["method", "quality"]) if len(sub) else []):
             ax.plot(g["step"], g["loss"], linewidth=0.8, label=f"{method} q{quality}")
         ax.set_title(f"{metric}-trained runs", fontsize=10)
         ax.set_xlabel("step")
         ax.set_ylabel("training loss")
-        ax.set_yscale("log")
-        ax.legend(fontsize=6, ncol=2)
+        if ax.lines:
+            ax.legend(fontsize=6, ncol=2)
+        else:
+            ax.text(0.5, 0.5, "no training log found", ha="center", va="center", transform=ax.transAxes)
     figures.add_provenance(fig, prov(params))
+    return fig
+
+
+def plot_training_curves(params: dict[str, Any]):
+    """``training_curves_figure`` written to figures/training_curves.png; returns the PNG."""
+    from . import figures
+
+    fig = training_curves_figure(params)
     return _png(figures.save_figure(fig, run_path(params, "figures", "training_curves"), formats=("png",))[0])

@@ -28,7 +28,13 @@ def run_path(params: dict[str, Any], *parts: str) -> Path:
 
 
 def prov(params: dict[str, Any]) -> dict[str, Any]:
-    return config.provenance(params)
+    """The provenance of the run's outputs, naming the JOD display model when JOD is computed."""
+    out = config.provenance(params)
+    if params.get("jod"):
+        from .evaluate import JOD_DISPLAY
+
+        out["jod_display"] = JOD_DISPLAY
+    return out
 
 
 def msssim_patch(params: dict[str, Any]) -> int:
@@ -169,7 +175,7 @@ def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     rd = evaluate.evaluate_all(rd_jobs(params), [ref for ref, _ in pairs_], run_path(params, "results", "rd.csv"),
                                jod=params["jod"], progress=progress,
                                json_dir=run_path(params, "results", "json"), provenance=prov(params))
-    jq = metrics.jnd_quality_table(pairs_, jod=params["jod"])
+    jq = metrics.jnd_quality_table(pairs_, jod=params["jod"], display=evaluate.JOD_DISPLAY)
     jq.to_csv(run_path(params, "results", "jnd_quality.csv"), index=False)
     return rd
 

@@ -34,7 +34,18 @@ def prov(params: dict[str, Any]) -> dict[str, Any]:
         from .evaluate import JOD_DISPLAY
 
         out["jod_display"] = JOD_DISPLAY
+        out["jod_threshold"] = jod_threshold(params)
     return out
+
+
+def jod_threshold(params: dict[str, Any]) -> float:
+    """The JOD that defines a proxy JND label (10 - tau): where BS_JND reads JOD curves."""
+    return 10.0 - float(params["jnd_tau"])
+
+
+def has_jod(rd: pd.DataFrame) -> bool:
+    """Whether the RD table holds JOD values (``jod`` knob on)."""
+    return "jod" in rd and bool(rd["jod"].notna().any())
 
 
 def msssim_patch(params: dict[str, Any]) -> int:
@@ -194,7 +205,10 @@ def figure_rd(params: dict[str, Any]):
     """Fig. 2, written to figures/fig2_rd_curves.{png,pdf}; returns the PNG for display."""
     from . import figures
 
-    paths = figures.plot_rd_curves(rd_table(params), run_path(params, "figures", "fig2_rd_curves"), prov(params))
+    rd = rd_table(params)
+    metrics = ("psnr", "ms_ssim_db", "jod") if has_jod(rd) else ("psnr", "ms_ssim_db")
+    paths = figures.plot_rd_curves(rd, run_path(params, "figures", "fig2_rd_curves"), prov(params),
+                                   families=params["metrics"], metrics=metrics)
     return _png(paths[0])
 
 
@@ -217,7 +231,8 @@ def bd_rate_tables(params: dict[str, Any]) -> pd.DataFrame:
 
     rd = rd_table(params)
     proposed = proposed_methods(params) + (["baseline"] if "baseline" in params["losses"] else [])
-    bd = bdrate.bd_rate_table(rd, proposed, anchors=[BASELINE_PRETRAINED, "baseline"],
+    metrics = bdrate.QUALITY_METRICS + (("jod",) if has_jod(rd) else ())  # JOD rows: ours, labelled so
+    bd = bdrate.bd_rate_table(rd, proposed, anchors=[BASELINE_PRETRAINED, "baseline"], metrics=metrics,
                               families=params["metrics"], n_boot=params["bootstrap"], seed=params["seed"])
     bd.to_csv(run_path(params, "results", "bd_rate.csv"), index=False)
     for anchor, name in ((BASELINE_PRETRAINED, "table1_bd_rate"), ("baseline", "table1_bd_rate_vs_finetuned")):
@@ -247,6 +262,12 @@ def bs_jnd_tables(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
                            n_boot=params["bootstrap"], seed=params["seed"])
         per.append(p)
         summary.append(s)
+        if has_jod(rd):  # ours: each curve read in JOD at the threshold that defines the label
+            p, s = bsjnd.bsjnd(rd, jq.assign(jod=jod_threshold(params)), proposed, baseline=base,
+                               families=params["metrics"], metric="jod", n_boot=params["bootstrap"],
+                               seed=params["seed"])
+            per.append(p)
+            summary.append(s)
     per_image, summary_ = pd.concat(per, ignore_index=True), pd.concat(summary, ignore_index=True)
     per_image.to_csv(run_path(params, "results", "bs_jnd_per_image.csv"), index=False)
     summary_.to_csv(run_path(params, "results", "bs_jnd.csv"), index=False)

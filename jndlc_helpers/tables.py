@@ -172,7 +172,11 @@ def _family(key: str) -> str:
 def jod_text(provenance: Mapping[str, Any]) -> str:
     """'JOD: ColorVideoVDP, display model standard_fhd' (or '' without JOD)."""
     display = provenance.get("jod_display")
-    return f" JOD: ColorVideoVDP, display model '{display}'." if display else ""
+    if not display:
+        return ""
+    at = provenance.get("jod_threshold")
+    where = f"; BS_JND in JOD reads each curve at JOD = {at:g} (10 - tau, the label's threshold)" if at else ""
+    return f" JOD rows (ours, not the paper's): ColorVideoVDP, display model '{display}'{where}."
 
 
 def stats_notes(min_overlap: float = MIN_OVERLAP) -> str:

@@ -108,7 +108,7 @@ def test_table_ii_and_writers(tmp_path):
     assert "display model 'standard_fhd'" in md
     fwl = T.read_table_csv(paths["csv"]).set_index("key").loc["fwl-mse", "note"]
     assert "F = NLPD" in fwl  # the quick profile's offline feature extractor
-    assert provenance_label(PROV) in md and "'baseline'" in md
+    assert provenance_label(prov) in md and "'baseline'" in md
     for v in PAPER_TABLE_II.values():
         assert f"{v:.2f}" in md and f"{v:.2f}" in paths["tex"].read_text()
     assert "-7.50" in md and "pchip" in md

@@ -12,6 +12,8 @@ step reads and writes inside ``params["run_dir"]``:
 """
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,10 @@ def run_path(params: dict[str, Any], *parts: str) -> Path:
 
 def prov(params: dict[str, Any]) -> dict[str, Any]:
     """The provenance of the run's outputs, naming the JOD display model when JOD is computed."""
+    from .reproduce import display_path
+
     out = config.provenance(params)
+    out["data"] = display_path(params.get("data_root"), params.get("run_dir"))
     if params.get("jod"):
         from .evaluate import JOD_DISPLAY
 
@@ -143,14 +148,33 @@ def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     kw = train.profile_kwargs(params)
     kw["init"] = ensure_base_models(params, progress)
     methods = [BASELINE_PRETRAINED, *params["losses"]]
-    paths = train.run_grid(run_path(params, "models"), methods, params["metrics"], params["qualities"],
-                           msssim_patch_size=msssim_patch(params), progress=progress, **kw)
-    rows = [dict(method=m, family=f, quality=q, lmbda=config.lambda_for(f, q),
-                 checkpoint=str(paths[train.run_name(m, f, q)]))
+    jobs = [(m, f, q) for f in params["metrics"] for q in params["qualities"] for m in methods]
+    paths: dict[str, Path] = {}
+    start = time.perf_counter()
+    for k, (m, f, q) in enumerate(jobs, 1):  # one at a time: a line per finished run reaches the terminal
+        paths.update(train.run_grid(run_path(params, "models"), [m], [f], [q],
+                                    msssim_patch_size=msssim_patch(params), progress=progress, **kw))
+        print(run_progress_line(k, len(jobs), train.run_name(m, f, q), time.perf_counter() - start,
+                                run_path(params, "models", train.run_name(m, f, q))), flush=True)
+    models = run_path(params, "models")
+    rows = [dict(method=m, family=f, quality=q, lmbda=config.lambda_for(f, q),  # relative: no machine paths
+                 checkpoint=str(Path(paths[train.run_name(m, f, q)]).resolve().relative_to(models.resolve())))
             for f in params["metrics"] for q in params["qualities"] for m in methods]
     table = pd.DataFrame(rows)
     table.to_csv(run_path(params, "models", "models.csv"), index=False)
     return table
+
+
+def run_progress_line(k: int, n: int, name: str, elapsed: float, run_dir: Path) -> str:
+    """'[k/n] name: loss L, 12 s so far, about 30 s left' for a finished training run."""
+    loss = ""
+    log = run_dir / "log.jsonl"
+    if log.is_file():
+        lines = log.read_text().strip().splitlines()
+        if lines:
+            loss = f" loss {json.loads(lines[-1]).get('loss', float('nan')):.4g},"
+    left = elapsed / k * (n - k)
+    return f"[{k}/{n}] {name}:{loss} {elapsed:.0f} s so far, about {left:.0f} s left"
 
 
 def training_curves(params: dict[str, Any]) -> pd.DataFrame:
@@ -174,7 +198,7 @@ def rd_jobs(params: dict[str, Any]) -> list[dict[str, Any]]:
 
     models = pd.read_csv(run_path(params, "models", "models.csv"))
     jobs = [dict(method=r.method, family=r.family, quality=int(r.quality), lmbda=float(r.lmbda),
-                 checkpoint=r.checkpoint) for r in models.itertuples()]
+                 checkpoint=str(run_path(params, "models", r.checkpoint))) for r in models.itertuples()]
     return jobs + evaluate.anchor_jobs(params["anchors"], params["anchor_qualities"])
 
 

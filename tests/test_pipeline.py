@@ -73,3 +73,43 @@ def test_training_curves_read_nested_config_and_keep_negative_losses(tmp_path):
     iwl = axes[0].lines[0].get_ydata()
     lo, hi = axes[0].get_ylim()
     assert min(iwl) == -0.4 and lo <= -0.4 and hi >= 0.5
+
+
+def write_results(run, n_images=3):
+    """rd.csv and jnd_quality.csv of a run: iwl needs 0.9x the baselines' bits."""
+    import math
+
+    import pandas as pd
+
+    from jndlc_helpers.evaluate import COLUMNS
+
+    rows = []
+    for i in range(n_images):
+        for method, f in (("baseline-pretrained", 1.0), ("baseline", 1.0), ("iwl", 0.9)):
+            for q in range(1, 5):
+                bpp = f * 0.1 * 2 ** q
+                rows.append({"image": f"im{i}", "method": method, "family": "mse", "quality": q, "lmbda": 0.01,
+                             "bpp": bpp, "bpp_est": bpp, "psnr": 26 + 2.5 * q + 0.1 * i, "ms_ssim": 1 - 0.1 / q,
+                             "ms_ssim_db": -10 * math.log10(0.1 / q), "jod": 6.5 + q * 0.8, "enc_s": 0, "dec_s": 0})
+    (run / "results").mkdir(parents=True)
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(run / "results" / "rd.csv", index=False)
+    pd.DataFrame({"image": [f"im{i}" for i in range(n_images)], "psnr": 31.0, "ms_ssim": 0.95,
+                  "ms_ssim_db": 13.0, "jod": 9.2}).to_csv(run / "results" / "jnd_quality.csv", index=False)
+
+
+def test_jod_rows_and_display_in_the_tables(tmp_path):
+    params = profile("quick", metrics=["mse"], losses=["baseline", "iwl"], bootstrap=20)
+    params["run_dir"] = str(tmp_path / "run")
+    write_results(tmp_path / "run")
+    bd = pipeline.bd_rate_tables(params)
+    assert set(bd["metric"]) == {"psnr", "ms_ssim_db", "jod"}
+    md = pipeline.table_markdown(params, "table1_bd_rate")
+    assert "JOD (ours, not the paper's)" in md and "display model 'standard_fhd'" in md
+    assert (bd.loc[(bd["metric"] == "jod") & (bd["interpolation"] == "pchip") & (bd["method"] == "iwl"),
+                   "bd_rate"].round(6) == -10.0).all()
+    per, summary = pipeline.bs_jnd_tables(params)
+    jod = summary[(summary["metric"] == "jod") & (summary["key"] == "iwl-mse")]
+    assert len(jod) == 2 and np.allclose(jod["mean"], -10.0)  # against both baselines
+    assert (per.loc[per["metric"] == "jod", "q_jnd"] == 9.0).all()  # 10 - tau, not the JND image's JOD
+    md2 = pipeline.table_markdown(params, "table2_bs_jnd")
+    assert "JOD = 9 (10 - tau" in md2 and "JOD (ours, not the paper's)" in md2

@@ -16,27 +16,46 @@ that does not increase with rate (``require_monotonic``) or when the two curves'
 quality ranges overlap by less than ``min_overlap`` of their union (bjontegaard's
 own overlap measure; the package only warns and would extrapolate).
 
+PCHIP is the headline: a least-squares cubic through 4 points oscillates where two
+points sit close in rate (a test curve above the anchor everywhere can get a BD-rate
+of +43% from the cubic and -10% from PCHIP). The cubic value is kept as a
+cross-check, and its ``check`` column flags it where a fitted polynomial is not
+monotone over the overlap or where it departs from PCHIP by more than
+``CUBIC_TOLERANCE`` percentage points.
+
 Two aggregates: ``"average-curve"`` (BD-rate of the dataset-average RD curves, the
-usual way) and ``"per-image-mean"`` (mean of per-image BD-rates over the images
-where it is defined). Each comes with a bootstrap 95% interval over test images.
+usual way; MS-SSIM in dB is averaged per image, i.e. the mean of
+-10 log10(1 - MS-SSIM), not CompressAI's dB of the mean MS-SSIM) and
+``"per-image-mean"`` (mean of per-image BD-rates over the images where it is
+defined). The interval is a bootstrap 95% interval over test images where at least
+``MIN_IMAGES_FOR_INTERVAL`` images are used (fewer give too few distinct resamples),
+otherwise the range of the per-image BD-rates; failed resamples are counted. Each
+row's bootstrap is seeded from its key, so adding a method moves no other row.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-METHODS = ("cubic", "pchip")
+METHODS = ("pchip", "cubic")  # headline first
 MIN_POINTS = {"cubic": 4, "pchip": 2, "akima": 2}
 AGGREGATES = ("average-curve", "per-image-mean")
 QUALITY_METRICS = ("psnr", "ms_ssim_db")
 BD_COLUMNS = [
     "method", "family", "key", "anchor", "metric", "interpolation", "aggregate",
-    "bd_rate", "ci_low", "ci_high", "n_images", "n_used", "n_boot", "reason",
+    "bd_rate", "low", "high", "interval", "n_images", "n_used", "n_boot", "n_boot_failed",
+    "check", "reason",
 ]
+MIN_OVERLAP = 0.5  # bjontegaard's own default is stricter; stated in every table caption
+MIN_IMAGES_FOR_INTERVAL = 10  # 3 images have at most 10 distinct bootstrap resamples
+CUBIC_TOLERANCE = 1.0  # percentage points between the cubic cross-check and PCHIP
+INTERVAL_BOOTSTRAP = "bootstrap 95%"
+INTERVAL_RANGE = "per-image range"
 
 
 def curve_problem(rate: Sequence[float], quality: Sequence[float], method: str,
@@ -69,7 +88,7 @@ def overlap_fraction(q_anchor: Sequence[float], q_test: Sequence[float]) -> floa
 def bd_rate(
     rate_anchor: Sequence[float], q_anchor: Sequence[float],
     rate_test: Sequence[float], q_test: Sequence[float],
-    method: str = "cubic", min_overlap: float = 0.5, require_monotonic: bool = True,
+    method: str = "pchip", min_overlap: float = MIN_OVERLAP, require_monotonic: bool = True,
 ) -> tuple[float, str | None]:
     """BD-rate (%) of test against anchor and None, or (NaN, reason)."""
     import bjontegaard as bd
@@ -93,6 +112,39 @@ def bd_rate(
     return float(value), None
 
 
+def cubic_monotone(rate: Sequence[float], quality: Sequence[float], lo: float, hi: float,
+                   samples: int = 201) -> bool:
+    """Whether VCEG-M33's cubic fit of log-rate over quality rises on [lo, hi]."""
+    r, q = np.asarray(rate, float), np.asarray(quality, float)
+    poly = np.polyfit(q, np.log10(r), 3)
+    slope = np.polyval(np.polyder(poly), np.linspace(lo, hi, samples))
+    return bool(np.all(slope > 0))
+
+
+def cubic_check(rate_anchor: Sequence[float], q_anchor: Sequence[float],
+                rate_test: Sequence[float], q_test: Sequence[float],
+                cubic: float, pchip: float, tolerance: float = CUBIC_TOLERANCE) -> str:
+    """'' when the cubic BD-rate is trustworthy, else why it is not (non-monotone fit
+    over the overlap, or more than ``tolerance`` percentage points from PCHIP)."""
+    if not np.isfinite(cubic):
+        return ""
+    lo = max(np.min(q_anchor), np.min(q_test))
+    hi = min(np.max(q_anchor), np.max(q_test))
+    bad = [who for who, r, q in (("anchor", rate_anchor, q_anchor), ("test", rate_test, q_test))
+           if not cubic_monotone(r, q, lo, hi)]
+    notes = [f"cubic fit not monotone over the overlap ({', '.join(bad)})"] if bad else []
+    if np.isfinite(pchip) and abs(cubic - pchip) > tolerance:
+        notes.append(f"cubic departs from PCHIP by {abs(cubic - pchip):.1f} > {tolerance:g} points")
+    return "; ".join(notes)
+
+
+def row_seed(seed: int, *key: str) -> list[int]:
+    """A bootstrap seed from the row's key: stable across runs and processes (unlike
+    ``hash()``) and independent of which other rows the table holds."""
+    digest = hashlib.sha256("|".join(key).encode()).digest()
+    return [int(seed), int.from_bytes(digest[:8], "little")]
+
+
 def _sorted(rate, quality) -> tuple[np.ndarray, np.ndarray]:
     r, q = np.asarray(rate, float), np.asarray(quality, float)
     order = np.argsort(q)  # bjontegaard interpolates log-rate over increasing quality
@@ -105,10 +157,22 @@ def _curves(df: pd.DataFrame, method: str, family: str, metric: str) -> pd.DataF
     return sub.pivot_table(index="image", columns="quality", values=["bpp", metric], aggfunc="mean")
 
 
-def _avg_bd(arrays: tuple[np.ndarray, ...], rows: np.ndarray, **kw) -> tuple[float, str | None]:
-    """BD-rate of the curves averaged over image ``rows`` (repeats allowed)."""
-    ra, qa, rt, qt = (x[rows].mean(axis=0) for x in arrays)
-    return bd_rate(ra, qa, rt, qt, **kw)
+Curves = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _image_curves(a: pd.DataFrame, t: pd.DataFrame, image: Any, metric: str) -> Curves:
+    """(rate, quality) of anchor and test for one image, points with NaN left out."""
+    out = []
+    for c in (a.loc[image], t.loc[image]):
+        ok = c["bpp"].notna() & c[metric].notna()
+        out += [c["bpp"][ok].to_numpy(float), c[metric][ok].to_numpy(float)]
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _mean_curves(a: pd.DataFrame, t: pd.DataFrame, metric: str, rows: np.ndarray) -> Curves:
+    """The curves averaged over image ``rows`` (repeats allowed)."""
+    return tuple(x.to_numpy(float)[rows].mean(axis=0)
+                 for x in (a["bpp"], a[metric], t["bpp"], t[metric]))  # type: ignore[return-value]
 
 
 def bd_rate_table(
@@ -121,97 +185,143 @@ def bd_rate_table(
     aggregates: Iterable[str] = AGGREGATES,
     n_boot: int = 1000,
     seed: int = 0,
-    min_overlap: float = 0.5,
+    min_overlap: float = MIN_OVERLAP,
     require_monotonic: bool = True,
+    min_images_for_interval: int = MIN_IMAGES_FOR_INTERVAL,
+    cubic_tolerance: float = CUBIC_TOLERANCE,
 ) -> pd.DataFrame:
     """BD-rates of every proposed method against every anchor, from a per-image table.
 
     ``df`` has the columns of ``evaluate.COLUMNS``. Methods are compared within a
     family (the training metric). Rows: ``BD_COLUMNS``; ``key`` is "<method>-<family>"
-    (the keys of ``config.PAPER_TABLE_I``), ``metric`` is "psnr" or "ms_ssim_db",
-    ``interpolation`` "cubic" (VCEG-M33) or "pchip", ``aggregate`` "average-curve" or
-    "per-image-mean", ``ci_low``/``ci_high`` a bootstrap 95% interval over images
-    (``n_boot`` resamples, seeded), ``n_used`` the images with a defined value.
+    (the keys of ``config.PAPER_TABLE_I``), ``metric`` "psnr", "ms_ssim_db" or "jod",
+    ``interpolation`` "pchip" (the headline) or "cubic" (VCEG-M33, a cross-check
+    whose ``check`` says where it is not to be trusted), ``aggregate``
+    "average-curve" or "per-image-mean". ``low``/``high`` span the ``interval``: a
+    bootstrap 95% interval over images (``n_boot`` resamples seeded from the row's
+    key, ``n_boot_failed`` of them without a value) where ``n_used`` >=
+    ``min_images_for_interval``, else the range of the per-image BD-rates.
     Pairs with no rows are skipped.
     """
+    methods, aggregates = list(methods), list(aggregates)
     rows = []
-    rng_seed = np.random.SeedSequence(seed)
     for family in families:
         for anchor in anchors:
             for method in proposed:
                 if method == anchor:
                     continue
                 for metric in metrics:
+                    if metric not in df:
+                        continue
                     a, t = _curves(df, anchor, family, metric), _curves(df, method, family, metric)
                     if a.empty or t.empty:
                         continue
                     images = sorted(set(a.index) & set(t.index))
                     a, t = a.loc[images], t.loc[images]
-                    for interp in methods:
-                        kw = {"method": interp, "min_overlap": min_overlap, "require_monotonic": require_monotonic}
-                        for agg in aggregates:
-                            rng = np.random.default_rng(rng_seed.spawn(1)[0])
-                            value, reason, used, boots = _aggregate(a, t, images, metric, agg, kw, n_boot, rng)
-                            lo, hi = _interval(boots)
+                    for agg in aggregates:
+                        res = {}
+                        for interp in methods:
+                            kw = {"method": interp, "min_overlap": min_overlap,
+                                  "require_monotonic": require_monotonic}
+                            rng = np.random.default_rng(row_seed(seed, method, family, anchor, metric, interp, agg))
+                            res[interp] = _aggregate(a, t, images, metric, agg, kw, n_boot, rng,
+                                                     min_images_for_interval)
+                        for interp in methods:
+                            r = res[interp]
+                            check = ""
+                            if interp == "cubic":
+                                pchip = res["pchip"]["value"] if "pchip" in res else math.nan
+                                check = _cubic_row_check(a, t, images, metric, agg, r, pchip, cubic_tolerance)
                             rows.append({
                                 "method": method, "family": family, "key": f"{method}-{family}",
                                 "anchor": anchor, "metric": metric, "interpolation": interp,
-                                "aggregate": agg, "bd_rate": value, "ci_low": lo, "ci_high": hi,
-                                "n_images": len(images), "n_used": used, "n_boot": n_boot,
-                                "reason": reason or "",
+                                "aggregate": agg, "bd_rate": r["value"], "low": r["low"], "high": r["high"],
+                                "interval": r["interval"], "n_images": len(images), "n_used": r["used"],
+                                "n_boot": r["n_boot"], "n_boot_failed": r["failed"], "check": check,
+                                "reason": r["reason"] or "",
                             })
     return pd.DataFrame(rows, columns=BD_COLUMNS)
 
 
-def _aggregate(a, t, images, metric, agg, kw, n_boot, rng):
-    """(value, reason, n_used, bootstrap values) for one aggregate."""
-    n = len(images)
+def _per_image(a, t, images, metric, kw) -> tuple[np.ndarray, str | None]:
+    """Per-image BD-rates and the reasons (with counts) where one is undefined."""
+    per, reasons = [], {}
+    for im in images:
+        v, why = bd_rate(*_image_curves(a, t, im, metric), **kw)
+        per.append(v)
+        if why:
+            reasons[why] = reasons.get(why, 0) + 1
+    reason = "; ".join(f"{k} ({v} images)" for k, v in sorted(reasons.items())) or None
+    return np.asarray(per, float), reason
+
+
+def _aggregate(a, t, images, metric, agg, kw, n_boot, rng, min_images) -> dict[str, Any]:
+    """value, reason, used, low, high, interval, n_boot and failed for one aggregate."""
+    if agg not in AGGREGATES:
+        raise ValueError(f"aggregate must be one of {AGGREGATES}, got {agg!r}")
+    per, per_reason = _per_image(a, t, images, metric, kw)
+    ok = np.isfinite(per)
+    out = {"value": math.nan, "reason": None, "used": 0, "low": math.nan, "high": math.nan,
+           "interval": "", "n_boot": 0, "failed": 0, "per_image": per}
     if agg == "average-curve":
         if not _complete(a, metric) or not _complete(t, metric):
-            return (math.nan, f"average curve undefined: bpp or {metric} missing or NaN for some image and "
-                    "quality (MS-SSIM is NaN on images <= 160 px)", 0, [])
-        arrays = (a["bpp"].to_numpy(float), a[metric].to_numpy(float),
-                  t["bpp"].to_numpy(float), t[metric].to_numpy(float))
-        value, reason = _avg_bd(arrays, np.arange(n), **kw)
-        boots = []
-        if reason is None and n > 1:
-            for _ in range(n_boot):
-                boots.append(_avg_bd(arrays, rng.integers(0, n, n), **kw)[0])
-        return value, reason, (n if reason is None else 0), boots
-    if agg == "per-image-mean":
-        per, reasons = [], {}
-        for im in images:
-            ra, rt = a.loc[im], t.loc[im]
-            ok_a, ok_t = ra["bpp"].notna() & ra[metric].notna(), rt["bpp"].notna() & rt[metric].notna()
-            v, why = bd_rate(ra["bpp"][ok_a].values, ra[metric][ok_a].values,
-                             rt["bpp"][ok_t].values, rt[metric][ok_t].values, **kw)
-            per.append(v)
-            if why:
-                reasons[why] = reasons.get(why, 0) + 1
-        per = np.asarray(per, float)
-        ok = np.isfinite(per)
-        reason = "; ".join(f"{k} ({v} images)" for k, v in sorted(reasons.items())) or None
-        if not ok.any():
-            return math.nan, reason or "no image has a BD-rate", 0, []
-        value = float(per[ok].mean())
-        boots = []
-        if ok.sum() > 1:
-            vals = per[ok]
-            for _ in range(n_boot):
-                boots.append(float(vals[rng.integers(0, len(vals), len(vals))].mean()))
-        note = None if reason is None else f"left out: {reason}"
-        return value, note, int(ok.sum()), boots
-    raise ValueError(f"aggregate must be one of {AGGREGATES}, got {agg!r}")
+            out["reason"] = (f"average curve undefined: bpp or {metric} missing or NaN for some image and "
+                             "quality (MS-SSIM is NaN on images <= 160 px)")
+            return out
+        n = len(images)
+        value, reason = bd_rate(*_mean_curves(a, t, metric, np.arange(n)), **kw)
+        out.update(value=value, reason=reason, used=n if reason is None else 0)
+        if reason is not None:
+            return out
+        if n >= min_images and n_boot > 0:
+            boots = [bd_rate(*_mean_curves(a, t, metric, rng.integers(0, n, n)), **kw)[0] for _ in range(n_boot)]
+            _set_bootstrap(out, boots, n_boot)
+        else:
+            _set_range(out, per[ok])
+        return out
+    if not ok.any():
+        out["reason"] = per_reason or "no image has a BD-rate"
+        return out
+    vals = per[ok]
+    out.update(value=float(vals.mean()), used=int(ok.sum()),
+               reason=None if per_reason is None else f"left out: {per_reason}")
+    if len(vals) >= min_images and n_boot > 0:
+        _set_bootstrap(out, [float(vals[rng.integers(0, len(vals), len(vals))].mean()) for _ in range(n_boot)],
+                       n_boot)
+    else:
+        _set_range(out, vals)
+    return out
+
+
+def _set_bootstrap(out: dict[str, Any], boots: Sequence[float], n_boot: int) -> None:
+    b = np.asarray(boots, float)
+    good = b[np.isfinite(b)]
+    out.update(n_boot=n_boot, failed=int(len(b) - len(good)))
+    if len(good) >= 2:
+        out.update(low=float(np.quantile(good, 0.025)), high=float(np.quantile(good, 0.975)),
+                   interval=INTERVAL_BOOTSTRAP)
+
+
+def _set_range(out: dict[str, Any], vals: np.ndarray) -> None:
+    if len(vals):
+        out.update(low=float(vals.min()), high=float(vals.max()), interval=INTERVAL_RANGE)
+
+
+def _cubic_row_check(a, t, images, metric, agg, res, pchip: float, tolerance: float) -> str:
+    """The ``check`` of a cubic row: where its fits are not monotone, or far from PCHIP."""
+    if not np.isfinite(res["value"]):
+        return ""
+    if agg == "average-curve":
+        return cubic_check(*_mean_curves(a, t, metric, np.arange(len(images))), res["value"], pchip, tolerance)
+    bad = 0
+    for im, v in zip(images, res["per_image"]):
+        if np.isfinite(v) and "not monotone" in cubic_check(*_image_curves(a, t, im, metric), v, math.nan):
+            bad += 1
+    notes = [f"cubic fit not monotone over the overlap for {bad} of {res['used']} images"] if bad else []
+    if np.isfinite(pchip) and abs(res["value"] - pchip) > tolerance:
+        notes.append(f"cubic departs from PCHIP by {abs(res['value'] - pchip):.1f} > {tolerance:g} points")
+    return "; ".join(notes)
 
 
 def _complete(c: pd.DataFrame, metric: str) -> bool:
     return bool(c["bpp"].notna().all().all() and c[metric].notna().all().all())
-
-
-def _interval(boots: Sequence[float], level: float = 0.95) -> tuple[float, float]:
-    b = np.asarray(boots, float)
-    b = b[np.isfinite(b)]
-    if len(b) < 2:
-        return math.nan, math.nan
-    a = (1 - level) / 2
-    return float(np.quantile(b, a)), float(np.quantile(b, 1 - a))

@@ -18,10 +18,13 @@ so the same images are in range, on a scale where RD curves are closer to linear
 from __future__ import annotations
 
 import math
+import re
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from .bdrate import INTERVAL_BOOTSTRAP, INTERVAL_RANGE, MIN_IMAGES_FOR_INTERVAL, row_seed
 
 DEFAULT_METRIC = {"mse": "psnr", "ms-ssim": "ms_ssim_db"}
 PER_IMAGE_COLUMNS = [
@@ -30,7 +33,7 @@ PER_IMAGE_COLUMNS = [
 ]
 SUMMARY_COLUMNS = [
     "method", "family", "key", "baseline", "metric", "interpolation", "mean", "median",
-    "ci_low", "ci_high", "n_boot", "n_images", "n_used", "n_out_of_range",
+    "low", "high", "interval", "n_boot", "n_images", "n_used", "n_out_of_range", "status",
 ]
 
 
@@ -124,29 +127,48 @@ def bsjnd_per_image(
     return pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS)
 
 
-def bsjnd_summary(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Mean, median and bootstrap 95% interval of the savings, with counts.
+def bsjnd_summary(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                  min_images_for_interval: int = MIN_IMAGES_FOR_INTERVAL) -> pd.DataFrame:
+    """Mean, median and an interval of the savings, with counts and a status.
 
     ``n_used`` images have a saving; ``n_out_of_range`` were left out because q_J
-    lies outside a curve (or a curve was unusable).
+    lies outside a curve (or a curve was unusable); ``status`` says why, per kind.
+    ``low``/``high`` span a bootstrap 95% interval of the mean (seeded from the row's
+    key) where at least ``min_images_for_interval`` images are used, otherwise the
+    range of the per-image savings (``interval`` names which).
     """
     rows = []
     keys = ["method", "family", "key", "baseline", "metric", "interpolation"]
-    for i, (k, g) in enumerate(per_image.groupby(keys, sort=False)):
+    for k, g in per_image.groupby(keys, sort=False):
         s = g["saving"].to_numpy(float)
         ok = np.isfinite(s)
         v = s[ok]
         lo = hi = math.nan
-        if len(v) > 1 and n_boot > 0:
-            rng = np.random.default_rng([seed, i])
+        interval, boots_n = "", 0
+        if len(v) >= min_images_for_interval and n_boot > 0:
+            rng = np.random.default_rng(row_seed(seed, *map(str, k)))
             boots = v[rng.integers(0, len(v), (n_boot, len(v)))].mean(axis=1)
             lo, hi = (float(x) for x in np.quantile(boots, [0.025, 0.975]))
+            interval, boots_n = INTERVAL_BOOTSTRAP, n_boot
+        elif len(v):
+            lo, hi, interval = float(v.min()), float(v.max()), INTERVAL_RANGE
         rows.append({**dict(zip(keys, k)),
                      "mean": float(v.mean()) if len(v) else math.nan,
                      "median": float(np.median(v)) if len(v) else math.nan,
-                     "ci_low": lo, "ci_high": hi, "n_boot": n_boot,
-                     "n_images": len(g), "n_used": int(ok.sum()), "n_out_of_range": int((~ok).sum())})
+                     "low": lo, "high": hi, "interval": interval, "n_boot": boots_n,
+                     "n_images": len(g), "n_used": int(ok.sum()), "n_out_of_range": int((~ok).sum()),
+                     "status": status_summary(g.loc[~ok, "status"])})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def status_summary(statuses: Iterable[str]) -> str:
+    """'q_J above the curve of iwl (2 images); ...': per-image statuses by kind."""
+    kinds: dict[str, int] = {}
+    for st in statuses:
+        kind = re.sub(r"\s*\([^)]*\)", "", str(st))  # drop the curve's range
+        kind = re.sub(r"q_J [-+0-9.eE]+", "q_J", kind)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return "; ".join(f"{k} ({n} image{'s' if n > 1 else ''})" for k, n in sorted(kinds.items()))
 
 
 def bsjnd(df: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str], baseline: str = "baseline",

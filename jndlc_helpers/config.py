@@ -187,12 +187,16 @@ def provenance(params: dict[str, Any]) -> dict[str, Any]:
     model = params["architecture"]
     if params.get("model_N"):
         model += f" (N={params['model_N']}, M={params['model_M']})"
+    patch = params["patch_size"]
+    msssim = max(patch, MSSSIM_MIN_PATCH + 16)  # as pipeline.msssim_patch: 5 scales need > 160 px
+    if "ms-ssim" in params.get("metrics", ()) and msssim != patch:
+        patch = f"{patch} (MS-SSIM runs {msssim})"
     return {
         "profile": params["profile"],
         "data": str(params.get("data_root")),
         "labeller": params["labeller"],
         "model": model,
-        "budget": f"{budget}, batch {params['batch_size']}, patch {params['patch_size']}",
+        "budget": f"{budget}, batch {params['batch_size']}, patch {patch}",
         "features": params["feature_extractor"],
     }
 
@@ -214,4 +218,6 @@ def provenance_label(prov: dict[str, Any]) -> str:
         f"profile={prov.get('profile')} | data={prov.get('data')} | model={prov.get('model')}"
         f" | budget={prov.get('budget')}"
     )
+    if prov.get("jod_display"):
+        head += f" | JOD display={prov['jod_display']}"
     return head + ("" if not flags else " | " + "; ".join(flags))

@@ -32,6 +32,11 @@ from PIL import Image, features
 from . import metrics as M
 from . import pairs
 from .files import atomic_write, list_images, load_rgb, write_json
+from .labellers import DEFAULT_DISPLAY
+
+# One ColorVideoVDP display model for labelling and evaluation: a JOD read off an RD
+# curve is only comparable with the labels' 10 - tau threshold on the same display.
+JOD_DISPLAY = DEFAULT_DISPLAY
 
 COLUMNS = [
     "image", "method", "family", "quality", "lmbda", "bpp", "bpp_est",
@@ -278,7 +283,7 @@ def evaluate_model(
     for name, rgb in iter_images(images):
         x = to_tensor(rgb, device)
         r = code_image(model, x, check=check, estimate=estimate)
-        m = M.image_metrics(x, r["x_hat"], jod=jod)
+        m = M.image_metrics(x, r["x_hat"], jod=jod, display=JOD_DISPLAY)
         rows.append(_row(name, method, family, quality, lmbda, r, m))
         if on_image:
             on_image()
@@ -361,7 +366,7 @@ def evaluate_anchor(
     rows = []
     for name, rgb in iter_images(images):
         r = code_anchor(rgb, codec, quality)
-        m = M.image_metrics(rgb, r["rgb"], jod=jod)
+        m = M.image_metrics(rgb, r["rgb"], jod=jod, display=JOD_DISPLAY)
         rows.append(_row(name, method or codec, "anchor", quality, None, r, m))
         if on_image:
             on_image()

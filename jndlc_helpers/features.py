@@ -40,6 +40,16 @@ import torch.nn.functional as F
 from .checkpoint import fetch_weights
 
 FEATURES = ("vgg16", "nlpd")
+# How tables and figures name F on the FWL rows.
+FEATURE_LABELS = {
+    "vgg16": "VGG16 relu5_3 (ImageNet weights, the paper's F)",
+    "nlpd": "NLPD normalised Laplacian pyramid (offline stand-in for VGG16)",
+}
+
+
+def feature_label(name: str | None) -> str:
+    """The display name of feature extractor ``name`` (the name itself if unknown)."""
+    return FEATURE_LABELS.get(str(name), str(name))
 VGG16_FILENAME = "vgg16-397923af.pth"
 VGG16_URL = f"https://download.pytorch.org/models/{VGG16_FILENAME}"
 

@@ -35,7 +35,8 @@ METHOD_LABELS = {
     "jpeg2000": "JPEG2000",
 }
 FAMILY_LABELS = {"mse": "MSE", "ms-ssim": "MSSSIM"}
-METRIC_LABELS = {"psnr": "PSNR [dB]", "ms_ssim_db": "MS-SSIM [dB]", "ms_ssim": "MS-SSIM"}
+METRIC_LABELS = {"psnr": "PSNR [dB]", "ms_ssim_db": "MS-SSIM [dB]", "ms_ssim": "MS-SSIM",
+                 "jod": "JOD (ColorVideoVDP; ours, not the paper's)"}
 _STYLE = {
     "baseline-pretrained": dict(color="0.45", linestyle=":", marker="s"),
     "baseline": dict(color="black", linestyle="-", marker="s"),
@@ -100,7 +101,7 @@ def plot_rd_curves(
     metrics: Sequence[str] = ("psnr", "ms_ssim_db"),
     title: str = "RD performance on the test set",
 ) -> list[Path]:
-    """Fig. 2: rows = training metric (family), columns = PSNR / MS-SSIM (dB).
+    """Fig. 2: rows = training metric (family), columns = PSNR / MS-SSIM (dB) (/ JOD).
 
     Curves are dataset averages per quality; classical anchors (family "anchor")
     are drawn dashed in every panel. Writes ``out_base``.png and .pdf.
@@ -164,6 +165,21 @@ def plot_image_rd(
     Rates are read with ``bsjnd.rate_at_quality`` (the same rule as Table II); a
     method whose curve does not reach q_J gets no marker and says so in the legend.
     """
+    fig = image_rd_figure(df, image, q_jnd, provenance, methods, family, metric, interp)
+    return save_figure(fig, out_base)
+
+
+def image_rd_figure(
+    df: pd.DataFrame,
+    image: str,
+    q_jnd: float,
+    provenance: Mapping[str, Any] | None,
+    methods: Sequence[str] = ("baseline", "iwl", "fwl"),
+    family: str = "mse",
+    metric: str = "psnr",
+    interp: str = "pchip",
+) -> Figure:
+    """The Fig. 5 figure object; see ``plot_image_rd``."""
     from .bsjnd import monotone_curve, rate_at_quality
 
     sub = df[(df["image"].astype(str) == str(image)) & (df["family"] == family)]
@@ -196,7 +212,7 @@ def plot_image_rd(
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     add_provenance(fig, provenance, width=100)
-    return save_figure(fig, out_base)
+    return fig
 
 
 def _dense_curve(b: np.ndarray, q: np.ndarray, interp: str) -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,11 @@ The NAMM criterion is a per-pixel threshold model, not a calibrated first JND: w
 and the two do not rank the images alike. It is the cheap labeller of the smoke profile.
 
 These labels are proxies, not human JND data; every table built on them says so.
+
+When even the highest QF fails the criterion there is no JND1 to find: ``label_image``
+still returns that encode (so a dataset can be inspected) but with a ``status`` other
+than ``"ok"``; labels.csv carries the status, and ``check_labels`` (run by the
+pipeline's data step) refuses a dataset holding such rows, naming them.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ import functools
 import io
 import json
 import math
+import os
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -254,7 +261,8 @@ def label_image(rgb: np.ndarray, labeller: str = "cvvdp", tau: float = 1.0, *,
                 threads: int | None = LABEL_THREADS) -> dict[str, Any]:
     """Proxy first-JND label of an (H, W, 3) uint8 image.
 
-    Returns dict(qf, jod, psnr, ms_ssim, bpp, jnd_rgb, labeller, params): ``jnd_rgb``
+    Returns dict(qf, jod, psnr, ms_ssim, bpp, jnd_rgb, labeller, params, status):
+    ``status`` is "ok", or says that no QF passed (``qf`` is then not a label). ``jnd_rgb``
     is the decoded JPEG at ``qf``; ``jod`` is its predicted JOD (cvvdp; NaN for namm
     unless ``with_jod``); PSNR / MS-SSIM are of JND1 vs the original, bpp from the
     JPEG bytes. ``tau`` is the JOD drop allowed by "cvvdp"; ``max_visible`` the
@@ -313,8 +321,36 @@ def label_image(rgb: np.ndarray, labeller: str = "cvvdp", tau: float = 1.0, *,
         "jnd_rgb": jnd_rgb,
         "labeller": labeller,
         "params": params,
+        "status": "ok" if found else search_failure(labeller, qf, scores.get(qf, math.nan), tau, max_visible),
         "scores": {int(q): float(s) for q, s in scores.items()},
     }
+
+
+def search_failure(labeller: str, qf: int, score: float, tau: float, max_visible: float) -> str:
+    """The status of an image no QF passes for."""
+    if labeller == "cvvdp":
+        crit = f"JOD {score:.2f} < {10 - tau:g} (10 - tau)"
+    else:
+        crit = f"visible fraction {score:.3f} > {max_visible:g}"
+    return f"no JND found: even QF {qf} fails ({crit})"
+
+
+def check_labels(labels_csv: str | os.PathLike) -> None:
+    """Raise ``ValueError`` naming every image of ``labels_csv`` whose label search
+    failed (``status`` other than "ok"); files without a status column pass."""
+    import pandas as pd
+
+    path = Path(labels_csv)
+    if not path.is_file():
+        return
+    df = pd.read_csv(path)
+    if "status" not in df:
+        return
+    bad = df[df["status"].fillna("ok").astype(str) != "ok"]
+    if len(bad):
+        lines = "; ".join(f"{r.image}: {r.status}" for r in bad.itertuples())
+        raise ValueError(f"{path}: {len(bad)} image(s) have no JND label ({lines}); raise tau, "
+                         "drop these images or label them by hand")
 
 
 def grid_text(grid: Iterable[int]) -> str:

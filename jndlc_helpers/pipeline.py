@@ -12,6 +12,8 @@ step reads and writes inside ``params["run_dir"]``:
 """
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,27 @@ def run_path(params: dict[str, Any], *parts: str) -> Path:
 
 
 def prov(params: dict[str, Any]) -> dict[str, Any]:
-    return config.provenance(params)
+    """The provenance of the run's outputs, naming the JOD display model when JOD is computed."""
+    from .reproduce import display_path
+
+    out = config.provenance(params)
+    out["data"] = display_path(params.get("data_root"), params.get("run_dir"))
+    if params.get("jod"):
+        from .evaluate import JOD_DISPLAY
+
+        out["jod_display"] = JOD_DISPLAY
+        out["jod_threshold"] = jod_threshold(params)
+    return out
+
+
+def jod_threshold(params: dict[str, Any]) -> float:
+    """The JOD that defines a proxy JND label (10 - tau): where BS_JND reads JOD curves."""
+    return 10.0 - float(params["jnd_tau"])
+
+
+def has_jod(rd: pd.DataFrame) -> bool:
+    """Whether the RD table holds JOD values (``jod`` knob on)."""
+    return "jod" in rd and bool(rd["jod"].notna().any())
 
 
 def msssim_patch(params: dict[str, Any]) -> int:
@@ -39,23 +61,54 @@ def msssim_patch(params: dict[str, Any]) -> int:
 # ---------------------------------------------------------------- 01 data
 def prepare_data(params: dict[str, Any], progress: bool = True) -> Path:
     """Build the embedded (or smoke) dataset when the profile uses one; check the
-    layout of a user's dataset otherwise. Returns the data root."""
-    from . import embedded, pairs
+    layout of a user's dataset otherwise, decode every image once and refuse labels
+    whose search failed. Returns the data root."""
+    from . import embedded, labellers, pairs
 
-    root = Path(params["data_root"])
+    given = params.get("data_root")
     if params["profile"] == "smoke":
-        root = embedded.build_smoke(root)
+        root = embedded.build_smoke(Path(given or "data/smoke"))
     elif params["profile"] == "quick":
-        root = embedded.build_embedded(root, labeller=params["labeller"], tau=params["jnd_tau"],
-                                       progress=progress)
-    elif not root or not Path(root).is_dir():
+        root = embedded.build_embedded(Path(given or "data/embedded"), labeller=params["labeller"],
+                                       tau=params["jnd_tau"], progress=progress)
+    elif not given or not Path(given).is_dir():
         raise FileNotFoundError(
-            f"data_root={params['data_root']!r} is not a folder: convert VideoSet (or another JND "
+            f"data_root={given!r} is not a folder: convert VideoSet (or another JND "
             "set) with jndlc_helpers.convert first and pass -p data_root=PATH"
         )
+    else:
+        root = Path(given)
+    found = []
     for split in ("train", "test"):
-        pairs.find_pairs(root / split)  # raises naming any bad file
+        found += pairs.find_pairs(root / split)  # raises naming any bad file
+    check_decodes([p for pair in found for p in pair], progress=progress, root=root)
+    labellers.check_labels(root / "labels.csv")
     return root
+
+
+def check_decodes(paths: list[Path], progress: bool = True, root: Path | None = None) -> None:
+    """Decode every image once; raise ``ValueError`` naming each one that fails
+    (a truncated PNG would otherwise surface hours later, in training)."""
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    bad = []
+    for path in tqdm(paths, desc="decode check", unit="img", disable=not progress):
+        try:
+            with Image.open(path) as im:
+                im.load()
+        except (OSError, ValueError, SyntaxError) as e:  # what Pillow raises on broken files
+            bad.append(f"{_rel(path, root)}: {e}")
+    if bad:
+        raise ValueError(f"{len(bad)} of {len(paths)} image(s) do not decode: " + "; ".join(bad))
+
+
+def _rel(path: Path, root: Path | None) -> str:
+    """``path`` relative to ``root`` when inside it (no machine paths in messages)."""
+    try:
+        return str(Path(path).relative_to(root)) if root else str(path)
+    except ValueError:
+        return str(path)
 
 
 def test_pairs(params: dict[str, Any]) -> list[tuple[Path, Path]]:
@@ -95,23 +148,46 @@ def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     kw = train.profile_kwargs(params)
     kw["init"] = ensure_base_models(params, progress)
     methods = [BASELINE_PRETRAINED, *params["losses"]]
-    paths = train.run_grid(run_path(params, "models"), methods, params["metrics"], params["qualities"],
-                           msssim_patch_size=msssim_patch(params), progress=progress, **kw)
-    rows = [dict(method=m, family=f, quality=q, lmbda=config.lambda_for(f, q),
-                 checkpoint=str(paths[train.run_name(m, f, q)]))
+    jobs = [(m, f, q) for f in params["metrics"] for q in params["qualities"] for m in methods]
+    paths: dict[str, Path] = {}
+    start = time.perf_counter()
+    for k, (m, f, q) in enumerate(jobs, 1):  # one at a time: a line per finished run reaches the terminal
+        paths.update(train.run_grid(run_path(params, "models"), [m], [f], [q],
+                                    msssim_patch_size=msssim_patch(params), progress=progress, **kw))
+        print(run_progress_line(k, len(jobs), train.run_name(m, f, q), time.perf_counter() - start,
+                                run_path(params, "models", train.run_name(m, f, q))), flush=True)
+    models = run_path(params, "models")
+    rows = [dict(method=m, family=f, quality=q, lmbda=config.lambda_for(f, q),  # relative: no machine paths
+                 checkpoint=str(Path(paths[train.run_name(m, f, q)]).resolve().relative_to(models.resolve())))
             for f in params["metrics"] for q in params["qualities"] for m in methods]
     table = pd.DataFrame(rows)
     table.to_csv(run_path(params, "models", "models.csv"), index=False)
     return table
 
 
+def run_progress_line(k: int, n: int, name: str, elapsed: float, run_dir: Path) -> str:
+    """'[k/n] name: loss L, 12 s so far, about 30 s left' for a finished training run."""
+    loss = ""
+    log = run_dir / "log.jsonl"
+    if log.is_file():
+        lines = log.read_text().strip().splitlines()
+        if lines:
+            loss = f" loss {json.loads(lines[-1]).get('loss', float('nan')):.4g},"
+    left = elapsed / k * (n - k)
+    return f"[{k}/{n}] {name}:{loss} {elapsed:.0f} s so far, about {left:.0f} s left"
+
+
 def training_curves(params: dict[str, Any]) -> pd.DataFrame:
     """Every run's log.jsonl stacked, with method, family and quality columns."""
     frames = []
     for log in sorted(run_path(params, "models").glob("*/log.jsonl")):
-        cfg = read_json(log.parent / "config.json")
+        raw = read_json(log.parent / "config.json")
+        cfg = raw.get("config", raw)  # train writes the run's knobs under "config"
         df = pd.read_json(log, lines=True)
-        frames.append(df.assign(method=cfg.get("loss"), family=cfg.get("metric"), quality=cfg.get("quality")))
+        if df.empty:
+            continue
+        frames.append(df.assign(method=cfg.get("loss") or cfg.get("method"), family=cfg.get("metric"),
+                                quality=cfg.get("quality")))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -122,7 +198,7 @@ def rd_jobs(params: dict[str, Any]) -> list[dict[str, Any]]:
 
     models = pd.read_csv(run_path(params, "models", "models.csv"))
     jobs = [dict(method=r.method, family=r.family, quality=int(r.quality), lmbda=float(r.lmbda),
-                 checkpoint=r.checkpoint) for r in models.itertuples()]
+                 checkpoint=str(run_path(params, "models", r.checkpoint))) for r in models.itertuples()]
     return jobs + evaluate.anchor_jobs(params["anchors"], params["anchor_qualities"])
 
 
@@ -134,7 +210,7 @@ def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     rd = evaluate.evaluate_all(rd_jobs(params), [ref for ref, _ in pairs_], run_path(params, "results", "rd.csv"),
                                jod=params["jod"], progress=progress,
                                json_dir=run_path(params, "results", "json"), provenance=prov(params))
-    jq = metrics.jnd_quality_table(pairs_, jod=params["jod"])
+    jq = metrics.jnd_quality_table(pairs_, jod=params["jod"], display=evaluate.JOD_DISPLAY)
     jq.to_csv(run_path(params, "results", "jnd_quality.csv"), index=False)
     return rd
 
@@ -153,7 +229,10 @@ def figure_rd(params: dict[str, Any]):
     """Fig. 2, written to figures/fig2_rd_curves.{png,pdf}; returns the PNG for display."""
     from . import figures
 
-    paths = figures.plot_rd_curves(rd_table(params), run_path(params, "figures", "fig2_rd_curves"), prov(params))
+    rd = rd_table(params)
+    metrics = ("psnr", "ms_ssim_db", "jod") if has_jod(rd) else ("psnr", "ms_ssim_db")
+    paths = figures.plot_rd_curves(rd, run_path(params, "figures", "fig2_rd_curves"), prov(params),
+                                   families=params["metrics"], metrics=metrics)
     return _png(paths[0])
 
 
@@ -176,7 +255,8 @@ def bd_rate_tables(params: dict[str, Any]) -> pd.DataFrame:
 
     rd = rd_table(params)
     proposed = proposed_methods(params) + (["baseline"] if "baseline" in params["losses"] else [])
-    bd = bdrate.bd_rate_table(rd, proposed, anchors=[BASELINE_PRETRAINED, "baseline"],
+    metrics = bdrate.QUALITY_METRICS + (("jod",) if has_jod(rd) else ())  # JOD rows: ours, labelled so
+    bd = bdrate.bd_rate_table(rd, proposed, anchors=[BASELINE_PRETRAINED, "baseline"], metrics=metrics,
                               families=params["metrics"], n_boot=params["bootstrap"], seed=params["seed"])
     bd.to_csv(run_path(params, "results", "bd_rate.csv"), index=False)
     for anchor, name in ((BASELINE_PRETRAINED, "table1_bd_rate"), ("baseline", "table1_bd_rate_vs_finetuned")):
@@ -206,6 +286,12 @@ def bs_jnd_tables(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
                            n_boot=params["bootstrap"], seed=params["seed"])
         per.append(p)
         summary.append(s)
+        if has_jod(rd):  # ours: each curve read in JOD at the threshold that defines the label
+            p, s = bsjnd.bsjnd(rd, jq.assign(jod=jod_threshold(params)), proposed, baseline=base,
+                               families=params["metrics"], metric="jod", n_boot=params["bootstrap"],
+                               seed=params["seed"])
+            per.append(p)
+            summary.append(s)
     per_image, summary_ = pd.concat(per, ignore_index=True), pd.concat(summary, ignore_index=True)
     per_image.to_csv(run_path(params, "results", "bs_jnd_per_image.csv"), index=False)
     summary_.to_csv(run_path(params, "results", "bs_jnd.csv"), index=False)
@@ -321,8 +407,9 @@ def plot_pair(params: dict[str, Any], index: int = 0):
     return _png(figures.save_figure(fig, run_path(params, "figures", "jnd_pair_example"), formats=("png",))[0])
 
 
-def plot_training_curves(params: dict[str, Any]):
-    """Training loss per step for every run, one panel per metric."""
+def training_curves_figure(params: dict[str, Any]):
+    """Training loss per step for every run, one panel per metric, on a linear axis
+    (IWL's loss, eq. 7, can be negative: a log axis would drop it)."""
     from matplotlib.figure import Figure
 
     from . import figures
@@ -331,13 +418,23 @@ def plot_training_curves(params: dict[str, Any]):
     fig = Figure(figsize=(12, 4.4))
     axes = fig.subplots(1, len(params["metrics"]), squeeze=False)[0]
     for ax, metric in zip(axes, params["metrics"]):
-        sub = curves[curves.family == metric] if len(curves) else curves
+        sub = curves[curves["family"] == metric] if len(curves) else curves
         for (method, quality), g in (sub.groupby(["method", "quality"]) if len(sub) else []):
             ax.plot(g["step"], g["loss"], linewidth=0.8, label=f"{method} q{quality}")
         ax.set_title(f"{metric}-trained runs", fontsize=10)
         ax.set_xlabel("step")
         ax.set_ylabel("training loss")
-        ax.set_yscale("log")
-        ax.legend(fontsize=6, ncol=2)
+        if ax.lines:
+            ax.legend(fontsize=6, ncol=2)
+        else:
+            ax.text(0.5, 0.5, "no training log found", ha="center", va="center", transform=ax.transAxes)
     figures.add_provenance(fig, prov(params))
+    return fig
+
+
+def plot_training_curves(params: dict[str, Any]):
+    """``training_curves_figure`` written to figures/training_curves.png; returns the PNG."""
+    from . import figures
+
+    fig = training_curves_figure(params)
     return _png(figures.save_figure(fig, run_path(params, "figures", "training_curves"), formats=("png",))[0])

@@ -65,6 +65,40 @@ def resolve_params(profile: str, overrides: dict[str, Any] | None = None) -> dic
     return params
 
 
+def portable(params: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """``params`` as written to params.json and manifest.json: path knobs relative to
+    the run folder (no machine's absolute path in a run's files), without run_dir."""
+    out = {k: v for k, v in params.items() if k != "run_dir"}
+    for key in PATH_KNOBS:
+        v = out.get(key)
+        if isinstance(v, str) and v not in ("", "zoo", "scratch") and Path(v).is_absolute():
+            out[key] = os.path.relpath(v, run_dir)
+    return out
+
+
+def localise(params: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """The inverse of ``portable``: path knobs absolute again, run_dir set."""
+    out = dict(params)
+    for key in PATH_KNOBS:
+        out[key] = resolve_path(out.get(key), run_dir)
+        if isinstance(out[key], str) and out[key] not in ("", "zoo", "scratch"):
+            out[key] = os.path.normpath(out[key])
+    out["run_dir"] = str(run_dir)
+    return out
+
+
+def display_path(path: Any, run_dir: str | os.PathLike | None = None) -> str:
+    """A path as tables and captions show it: relative to the project root when inside
+    it, else relative to the run folder."""
+    if not isinstance(path, str) or not Path(path).is_absolute():
+        return str(path)
+    p = Path(path)
+    try:
+        return str(p.relative_to(project_root()))
+    except ValueError:
+        return os.path.relpath(p, run_dir) if run_dir else p.name
+
+
 def default_run_dir(profile: str) -> Path:
     return project_root() / "runs" / profile
 
@@ -73,11 +107,14 @@ def load_run_params(profile: str, run_dir: str | os.PathLike | None, **knobs: An
     """What a notebook works with: the run's ``params.json`` (or the profile's
     defaults when the notebook runs on its own), then the notebook's non-None knobs.
 
-    Writes ``params.json`` when the run has none yet, so later notebooks agree.
+    Writes ``params.json`` when the run has none yet, so later notebooks agree. A
+    notebook run by hand with changed knobs also rewrites it and marks every
+    notebook of the chain stale in ``manifest.json``, so that a later ``reproduce``
+    redoes them instead of trusting results made with other knobs.
     """
-    run_dir = Path(run_dir) if run_dir else default_run_dir(profile)
+    run_dir = (Path(run_dir) if run_dir else default_run_dir(profile)).resolve()
     path = run_dir / "params.json"
-    params = read_json(path) if path.exists() else resolve_params(profile)
+    params = localise(read_json(path), run_dir) if path.exists() else resolve_params(profile)
     if params["profile"] != profile:
         raise ValueError(f"{path} belongs to profile {params['profile']!r}, not {profile!r}")
     overrides = {k: v for k, v in knobs.items() if v is not None}
@@ -87,10 +124,25 @@ def load_run_params(profile: str, run_dir: str | os.PathLike | None, **knobs: An
     changed = {k: resolve_path(v) if k in PATH_KNOBS else v for k, v in overrides.items()}
     changed = {k: v for k, v in changed.items() if params[k] != v}
     params.update(changed)
-    params["run_dir"] = str(run_dir.resolve())
+    params["run_dir"] = str(run_dir)
     if changed or not path.exists():  # later notebooks (and provenance labels) see the same knobs
-        write_json(path, params)
+        write_json(path, portable(params, run_dir))
+    if changed:
+        mark_stale(run_dir, sorted(changed))
     return params
+
+
+def mark_stale(run_dir: Path, knobs: list[str]) -> None:
+    """Mark every finished notebook of the run stale: its results predate ``knobs``."""
+    path = run_dir / "manifest.json"
+    if not path.exists():
+        return
+    manifest = read_json(path)
+    for entry in manifest.get("notebooks", {}).values():
+        if entry.get("status") == "done":
+            entry["status"] = "stale"
+    manifest["changed_by_hand"] = sorted(set(manifest.get("changed_by_hand", [])) | set(knobs))
+    write_json(path, manifest)
 
 
 def git_commit(root: Path | None = None) -> str | None:
@@ -180,6 +232,7 @@ def reproduce(
     ``figures/<profile>/``; ``None`` leaves them in the run folder only.
     """
     import papermill as pm
+    from nbclient.exceptions import DeadKernelError
 
     params = resolve_params(profile, overrides)  # unknown knobs fail before anything runs
     run_dir = Path(run_dir).resolve() if run_dir else default_run_dir(profile)
@@ -187,14 +240,16 @@ def reproduce(
     params["run_dir"] = str(run_dir)
     manifest_path = run_dir / "manifest.json"
     manifest = read_json(manifest_path) if manifest_path.exists() and not force else {}
-    if manifest and manifest.get("params") != params:
+    stored = portable(params, run_dir)
+    if manifest and manifest.get("params") != stored:
         raise ChainError(
             f"{run_dir} holds a run with other parameters; use another --run-dir or --force "
-            f"(changed: {sorted(k for k in params if manifest['params'].get(k) != params[k])})"
+            f"(changed: {sorted(k for k in stored if manifest['params'].get(k) != stored[k])})"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "params.json", params)
-    manifest = manifest or {"profile": profile, "params": params, "notebooks": {}}
+    write_json(run_dir / "params.json", stored)
+    manifest = manifest or {"profile": profile, "params": stored, "notebooks": {}}
+    manifest.pop("changed_by_hand", None)  # stale notebooks are redone below
     manifest["environment"] = environment()
     write_json(manifest_path, manifest)
 
@@ -219,8 +274,14 @@ def reproduce(
                 str(source), str(out),
                 parameters={k: v for k, v in parameters.items() if k in declared},
                 kernel_name="python3", cwd=str(root / "notebooks"),
-                execution_timeout=cell_timeout, progress_bar=progress,
+                execution_timeout=cell_timeout, progress_bar=False,
+                # the notebooks' printed lines (one per finished training run) reach the terminal
+                stdout_file=sys.stdout if progress else None,
             )
+        except DeadKernelError:
+            manifest["notebooks"][name] = {"status": "failed", "seconds": time.time() - start}
+            write_json(manifest_path, manifest)
+            raise ChainError(dead_kernel_message(name, manifest, profile, run_dir)) from None
         except pm.PapermillExecutionError as e:
             manifest["notebooks"][name] = {"status": "failed", "seconds": time.time() - start}
             write_json(manifest_path, manifest)
@@ -240,6 +301,15 @@ def reproduce(
     if figures_dir is not None:
         publish_figures(run_dir / "figures", Path(figures_dir))
     return run_dir
+
+
+def dead_kernel_message(name: str, manifest: dict[str, Any], profile: str, run_dir: Path) -> str:
+    """One line for a kernel killed mid-notebook: which, what was kept, how to resume."""
+    done = [n for n, e in manifest["notebooks"].items() if e.get("status") == "done"]
+    kept = ", ".join(done) if done else "no finished notebook"
+    return (f"{name}: the kernel died (killed, or out of memory). Kept: {kept}; finished training runs and "
+            f"evaluated rows in {run_dir.name}/ resume where they stopped. Resume with: python -m jndlc_helpers "
+            f"reproduce --profile {profile} --run-dir {display_path(str(run_dir))}")
 
 
 def publish_figures(src: Path, dest: Path) -> list[Path]:

@@ -17,12 +17,15 @@
 # # 04 · BD-rate (Table I)
 #
 # Bjontegaard-delta rate of each proposed model against a named anchor, with the
-# `bjontegaard` package: VCEG-M33's cubic fit (the paper's era) and PCHIP, for PSNR
-# and for MS-SSIM in dB. Two aggregates: on the dataset-average RD curve, and the
-# mean of per-image values, each with a 95% bootstrap interval over test images.
-# Curves that don't overlap enough give NaN with the reason, never an extrapolated
-# number. Two anchors: the pretrained baseline (the paper's comparison) and the
-# baseline fine-tuned on the same data for the same budget (the control).
+# `bjontegaard` package, for PSNR and for MS-SSIM in dB (and, when computed, JOD:
+# our rows, not the paper's). PCHIP is the headline; VCEG-M33's cubic fit (the
+# paper's era) sits beside it as a cross-check, flagged where it oscillates or
+# departs from PCHIP. Two aggregates: on the dataset-average RD curve, and the mean
+# of per-image values; a 95% bootstrap interval over test images from 10 images on,
+# otherwise the range of per-image values. Curves that don't overlap enough give NaN
+# with the reason, never an extrapolated number. Two anchors: the pretrained
+# baseline (the paper's comparison) and the baseline fine-tuned on the same data for
+# the same budget (the control).
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | paper

@@ -98,23 +98,98 @@ def tidy(factors: dict[str, float], n_q: int = 5, missing: tuple | None = None) 
     return pd.DataFrame(rows)
 
 
+# The issue's 4-point case: the test curve lies above the anchor everywhere, yet the
+# cubic fit oscillates between the two close top points.
+EX_RATE_A, EX_Q_A = [0.24, 0.42, 0.60, 0.63], [8.7, 10.2, 10.3, 11.1]
+EX_RATE_T, EX_Q_T = [0.24, 0.42, 0.61, 0.63], [8.8, 10.5, 10.9, 11.4]
+
+
+def test_four_point_example_pchip_headline_and_cubic_flagged():
+    assert B.METHODS[0] == "pchip"
+    pchip, why = B.bd_rate(EX_RATE_A, EX_Q_A, EX_RATE_T, EX_Q_T)  # the default is the headline
+    assert why is None and pchip == pytest.approx(-10.33, abs=0.01)
+    cubic, _ = B.bd_rate(EX_RATE_A, EX_Q_A, EX_RATE_T, EX_Q_T, method="cubic")
+    assert cubic == pytest.approx(43.0, abs=0.01)
+    check = B.cubic_check(EX_RATE_A, EX_Q_A, EX_RATE_T, EX_Q_T, cubic, pchip)
+    assert "not monotone" in check and "anchor" in check and "departs from PCHIP by 53.3" in check
+    # well-behaved curves: no flag
+    q = np.array([30.0, 32.0, 34.0, 36.0])
+    r = np.exp(0.3 * q - 9)
+    assert B.cubic_check(r, q, 0.9 * r, q, -10.0, -10.0) == ""
+
+
+def example_df(n_images: int) -> pd.DataFrame:
+    """The 4-point example for ``n_images`` identical images, in the tidy layout."""
+    rows = []
+    for i in range(n_images):
+        for method, rates, qs in (("baseline", EX_RATE_A, EX_Q_A), ("iwl", EX_RATE_T, EX_Q_T)):
+            for k, (r, q) in enumerate(zip(rates, qs)):
+                rows.append({"image": f"im{i}", "method": method, "family": "ms-ssim", "quality": k + 1,
+                             "bpp": r, "psnr": 30 + q, "ms_ssim_db": q})
+    return pd.DataFrame(rows)
+
+
+def test_table_flags_the_cubic_row():
+    t = B.bd_rate_table(example_df(2), ["iwl"], anchors=["baseline"], families=["ms-ssim"],
+                        metrics=["ms_ssim_db"], n_boot=20)
+    r = t.set_index(["interpolation", "aggregate"])
+    assert r.loc[("pchip", "average-curve"), "bd_rate"] < 0 and r.loc[("pchip", "average-curve"), "check"] == ""
+    assert "not monotone" in r.loc[("cubic", "average-curve"), "check"]
+    assert "for 2 of 2 images" in r.loc[("cubic", "per-image-mean"), "check"]
+    assert list(t["interpolation"][:2]) == ["pchip", "cubic"]
+
+
 def test_table_aggregates_and_bootstrap():
-    factors = {"a": 0.80, "b": 0.90, "c": 0.95, "d": 0.85}
+    factors = {f"im{i:02d}": 0.80 + 0.015 * i for i in range(12)}
     df = tidy(factors)
     t = B.bd_rate_table(df, ["iwl"], anchors=["baseline"], families=["mse"], n_boot=100, seed=1)
     assert list(t.columns) == B.BD_COLUMNS
     assert set(t["aggregate"]) == {"average-curve", "per-image-mean"}
     assert set(t["interpolation"]) == {"cubic", "pchip"}
     assert set(t["metric"]) == {"psnr", "ms_ssim_db"}
-    assert (t["key"] == "iwl-mse").all() and (t["reason"] == "").all()
+    assert (t["key"] == "iwl-mse").all() and (t["reason"] == "").all() and (t["check"] == "").all()
+    assert (t["interval"] == B.INTERVAL_BOOTSTRAP).all() and (t["n_boot_failed"] == 0).all()
     per = t[(t["aggregate"] == "per-image-mean")]
     expect = np.mean([(f - 1) * 100 for f in factors.values()])
     assert np.allclose(per["bd_rate"], expect)
-    assert ((per["ci_low"] <= expect) & (expect <= per["ci_high"]) & (per["ci_low"] < per["ci_high"])).all()
+    assert ((per["low"] <= expect) & (expect <= per["high"]) & (per["low"] < per["high"])).all()
     avg = t[t["aggregate"] == "average-curve"]
-    assert avg["bd_rate"].between(-20, -5).all() and (avg["n_used"] == 4).all()
+    assert avg["bd_rate"].between(-20, -5).all() and (avg["n_used"] == 12).all()
     again = B.bd_rate_table(df, ["iwl"], anchors=["baseline"], families=["mse"], n_boot=100, seed=1)
     pd.testing.assert_frame_equal(t, again)
+
+
+def test_few_images_give_the_range_not_an_interval():
+    factors = {"a": 0.80, "b": 0.90, "c": 0.95}
+    t = B.bd_rate_table(tidy(factors), ["iwl"], anchors=["baseline"], families=["mse"], n_boot=100)
+    assert (t["interval"] == B.INTERVAL_RANGE).all() and (t["n_boot"] == 0).all()
+    pchip = t[t["interpolation"] == "pchip"]
+    assert np.allclose(pchip["low"], -20.0) and np.allclose(pchip["high"], -5.0)
+
+
+def test_adding_a_method_moves_no_other_row():
+    factors = {f"im{i:02d}": 0.80 + 0.015 * i for i in range(11)}
+    df = tidy(factors)
+    extra = df[df["method"] == "iwl"].assign(method="fwl", bpp=lambda d: d["bpp"] * 0.97)
+    both = pd.concat([df, extra], ignore_index=True)
+    one = B.bd_rate_table(df, ["iwl"], anchors=["baseline"], families=["mse"], n_boot=50)
+    two = B.bd_rate_table(both, ["fwl", "iwl"], anchors=["baseline"], families=["mse"], n_boot=50)
+    pd.testing.assert_frame_equal(one, two[two["method"] == "iwl"].reset_index(drop=True))
+    assert B.row_seed(0, "iwl", "mse") == B.row_seed(0, "iwl", "mse") != B.row_seed(0, "fwl", "mse")
+
+
+def test_failed_resamples_are_counted():
+    factors = {f"im{i:02d}": 0.9 for i in range(11)}
+    df = tidy(factors)
+    # one image whose quality drops by 20 dB between qualities 2 and 3: the average
+    # curve still rises, but a resample holding it twice does not
+    weird = (df["image"] == "im00") & (df["quality"] >= 3)
+    df.loc[weird, "psnr"] -= 22.5
+    t = B.bd_rate_table(df, ["iwl"], anchors=["baseline"], families=["mse"], metrics=["psnr"],
+                        aggregates=["average-curve"], methods=["pchip"], n_boot=200)
+    row = t.iloc[0]
+    assert np.isfinite(row["bd_rate"]) and row["interval"] == B.INTERVAL_BOOTSTRAP
+    assert 0 < row["n_boot_failed"] < 200
 
 
 def test_table_reasons_when_points_are_missing():

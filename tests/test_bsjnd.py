@@ -65,7 +65,9 @@ def test_per_image_and_summary_with_out_of_range_images():
     assert s.loc["iwl-mse", "median"] == pytest.approx(-20.0)
     for key in ("iwl-mse", "iwl-ms-ssim"):
         assert s.loc[key, "n_used"] == 3 and s.loc[key, "n_out_of_range"] == 1 and s.loc[key, "n_images"] == 4
-        assert s.loc[key, "ci_low"] == pytest.approx(s.loc[key, "mean"])  # equal savings: a point interval
+        assert s.loc[key, "low"] == pytest.approx(s.loc[key, "mean"])  # equal savings: a point range
+        assert s.loc[key, "interval"] == S.INTERVAL_RANGE  # 3 images: no bootstrap
+        assert s.loc[key, "status"].startswith("baseline: q_J above the curve; iwl: q_J above the curve (1 image)")
 
 
 def test_bootstrap_interval_and_metric_choice():
@@ -77,9 +79,15 @@ def test_bootstrap_interval_and_metric_choice():
     per, summary = S.bsjnd(df, jnd, ["iwl"], families=["mse"], metric="psnr", n_boot=300, seed=1)
     row = summary.iloc[0]
     assert row["mean"] == pytest.approx(np.mean([0.0, -20.0, -40.0]))
-    assert row["ci_low"] < row["mean"] < row["ci_high"]
-    again = S.bsjnd_summary(per, n_boot=300, seed=1)
-    pd.testing.assert_frame_equal(summary, again)
+    assert (row["low"], row["high"]) == pytest.approx((-40.0, 0.0)) and row["interval"] == S.INTERVAL_RANGE
+    # from 10 images on, a bootstrap interval seeded from the row's key
+    many = pd.concat([per.assign(image=per["image"] + str(i)) for i in range(4)], ignore_index=True)
+    s1 = S.bsjnd_summary(many, n_boot=300, seed=1)
+    assert s1.iloc[0]["interval"] == S.INTERVAL_BOOTSTRAP and s1.iloc[0]["n_used"] == 12
+    assert -40.0 < s1.iloc[0]["low"] < s1.iloc[0]["mean"] < s1.iloc[0]["high"] < 0.0
+    other = many.assign(method="fwl", key="fwl-mse")
+    s2 = S.bsjnd_summary(pd.concat([other, many], ignore_index=True), n_boot=300, seed=1)
+    pd.testing.assert_frame_equal(s1, s2[s2["key"] == "iwl-mse"].reset_index(drop=True))
 
 
 def test_missing_jnd_quality_and_unknown_interp():

@@ -42,3 +42,13 @@ def test_provenance_label_flags_everything_that_is_not_the_paper():
     assert "100 steps" in quick and "N=48" in quick
     paper = config.provenance_label(config.provenance(config.profile("paper")))
     assert "NOT" not in paper and "proxy" not in paper and "100 epochs" in paper
+
+
+def test_provenance_names_the_ms_ssim_patch_size():
+    quick = config.provenance_label(config.provenance(config.profile("quick")))
+    assert "patch 128 (MS-SSIM runs 192)" in quick
+    mse_only = config.provenance(config.profile("quick", metrics=["mse"]))
+    assert mse_only["budget"].endswith("patch 128")
+    paper = config.provenance(config.profile("paper"))
+    assert paper["budget"].endswith("patch 256")  # already above what MS-SSIM needs
+    assert "JOD display=standard_fhd" in config.provenance_label({**paper, "jod_display": "standard_fhd"})

@@ -201,3 +201,20 @@ def test_reconstruct_model_and_anchor():
     assert j["bpp"] > 0 and j["psnr"] > 20
     with pytest.raises(ValueError, match="quality"):
         E.reconstruct("jpeg", img)
+
+
+def test_one_jod_display_model_for_labels_and_evaluation(monkeypatch):
+    from jndlc_helpers import labellers
+    from jndlc_helpers import metrics as M
+
+    assert E.JOD_DISPLAY == labellers.DEFAULT_DISPLAY
+    seen = []
+
+    def fake(ref, rec, jod=False, display=None):
+        seen.append(display)
+        return {"psnr": 30.0, "ms_ssim": math.nan, "ms_ssim_db": math.nan, "jod": 9.5}
+
+    monkeypatch.setattr(M, "image_metrics", fake)
+    rgb = np.full((32, 32, 3), 128, np.uint8)
+    E.evaluate_anchor("jpeg", 50, {"a": rgb}, jod=True)
+    assert seen == [labellers.DEFAULT_DISPLAY]

@@ -31,7 +31,8 @@ def table() -> pd.DataFrame:
                     psnr = 26 + 2.5 * q
                     ms = 1 - 10 ** (-(8 + 2 * q) / 10)
                     rows.append({"image": image, "method": method, "family": family, "quality": q, "bpp": bpp,
-                                 "psnr": psnr, "ms_ssim": ms, "ms_ssim_db": -10 * math.log10(1 - ms)})
+                                 "psnr": psnr, "ms_ssim": ms, "ms_ssim_db": -10 * math.log10(1 - ms),
+                                 "jod": 6 + q + 0.1 * m_i})
     return pd.DataFrame(rows)
 
 
@@ -41,15 +42,33 @@ def assert_written(paths, suffixes=(".png", ".pdf")):
         assert p.is_file() and p.stat().st_size > 1000
 
 
+def assert_drawn(ax, n_lines: int):
+    """The axes hold ``n_lines`` lines, each with finite data (an empty plot fails)."""
+    data = [line for line in ax.lines if len(line.get_xdata()) > 1]
+    assert len(data) == n_lines, ax.get_title()
+    for line in data:
+        assert np.isfinite(np.asarray(line.get_ydata(), float)).all()
+
+
 def test_fig2_rd_curves(tmp_path):
     paths = FG.plot_rd_curves(table(), tmp_path / "fig2_rd", PROV)
     assert_written(paths)
     assert Image.open(paths[0]).size[0] > 800
+    fig = FG.rd_curves_figure(table(), PROV, metrics=("psnr", "ms_ssim_db", "jod"))
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert len(axes) == 6
+    for ax in axes:
+        assert_drawn(ax, 4)  # baseline, iwl, fwl and the JPEG anchor
+    jod = [ax for ax in axes if "JOD" in ax.get_title()]
+    assert len(jod) == 2 and "ours, not the paper's" in jod[0].get_ylabel()
 
 
 def test_fig5_single_image(tmp_path):
     paths = FG.plot_image_rd(table(), "a", 32.0, tmp_path / "fig5", PROV, methods=("baseline", "iwl", "fwl"))
     assert_written(paths)
+    ax = FG.image_rd_figure(table(), "a", 32.0, PROV, methods=("baseline", "iwl", "fwl")).axes[0]
+    assert_drawn(ax, 3 * 3 + 1)  # per method: points, curve, rate line; the JND line
+    assert sum(1 for line in ax.lines if line.get_marker() == "*") == 3  # each rate read off
     # a quality above every curve still plots (no marker), a missing image is an error
     assert_written(FG.plot_image_rd(table(), "a", 60.0, tmp_path / "fig5b", PROV))
     with pytest.raises(ValueError, match="zzz"):

@@ -116,3 +116,18 @@ def test_label_image_cvvdp_tiny(make_rgb):
         assert all(s >= 10 - tau for q, s in out["scores"].items() if q >= out["qf"])
     assert loose["qf"] <= strict["qf"]
     assert strict["params"]["display"] == labellers.DEFAULT_DISPLAY
+
+
+def test_failed_search_is_not_a_silent_qf_100(make_rgb, tmp_path):
+    rgb = make_rgb(64, 64)
+    ok = label_image(rgb, "namm", max_visible=0.5)
+    assert ok["status"] == "ok"
+    failed = label_image(rgb, "namm", max_visible=0.0, qf_grid=(90, 80))
+    assert failed["qf"] == 90 and failed["params"]["found"] is False
+    assert failed["status"].startswith("no JND found: even QF 90 fails (visible fraction")
+    csv = tmp_path / "labels.csv"
+    csv.write_text(f"image,qf,status\na,40,ok\nb,90,{failed['status']}\n")
+    with pytest.raises(ValueError, match=r"labels.csv: 1 image\(s\) have no JND label \(b: no JND found"):
+        labellers.check_labels(csv)
+    csv.write_text("image,qf\na,40\n")
+    labellers.check_labels(csv)  # older files without the column pass

@@ -38,7 +38,7 @@ def test_chain_writes_every_figure_and_table(smoke_run):
     t1 = pd.read_csv(published / "table1_bd_rate.csv", comment="#")
     assert set(t1["paper"].dropna()) >= {-5.40, -8.30, -10.00}
     # every BD-rate is a number or says why it is not
-    assert all(math.isfinite(v) or r for v, r in zip(t1["ours"], t1["reason"].fillna("")))
+    assert all(math.isfinite(v) or r for v, r in zip(t1["ours"], t1["note"].fillna("")))
     t2 = pd.read_csv(published / "table2_bs_jnd.csv", comment="#")
     assert set(t2["paper"].dropna()) == {-9.22, -9.25, -13.94, -10.77}
     assert ((t2["n_used"] + t2["n_out_of_range"]) <= t2["n_images"]).all()
@@ -58,6 +58,21 @@ def test_chain_results_are_finite_where_they_must_be(smoke_run):
     assert len(jq) == 2 and jq["psnr"].map(math.isfinite).all()
     summary = json.loads((run_dir / "results" / "json" / "iwl-mse.json").read_text())
     assert len(summary["results"]["bpp"]) == 4
+
+
+def test_no_absolute_path_in_the_run_outputs(smoke_run):
+    run_dir, published = smoke_run
+    tmp = str(run_dir.parent)
+    # executed notebooks hold papermill's injected run_dir: a record of the run, not an output
+    files = [p for p in run_dir.rglob("*") if p.is_file() and "notebooks" not in p.relative_to(run_dir).parts]
+    files += [p for p in published.iterdir() if p.is_file()]
+    texts = [p for p in files if p.suffix in (".csv", ".md", ".tex", ".json", ".jsonl", ".txt")]
+    assert any(p.name == "manifest.json" for p in texts) and any(p.name == "models.csv" for p in texts)
+    holding = [str(p.relative_to(run_dir.parent)) for p in texts if tmp in p.read_text(errors="replace")]
+    assert holding == []
+    params = json.loads((run_dir / "params.json").read_text())
+    assert params["data_root"] == "../data" and "run_dir" not in params
+    assert R.load_run_params("smoke", run_dir)["data_root"] == str(run_dir.parent / "data")
 
 
 def test_manifest_and_executed_notebooks(smoke_run):
@@ -125,3 +140,31 @@ def test_failing_cell_stops_the_chain_naming_notebook_and_cell(tmp_path, monkeyp
     assert manifest["notebooks"]["01_ok.ipynb"]["status"] == "done"
     assert manifest["notebooks"]["02_bad.ipynb"]["status"] == "failed"
     assert "03_never.ipynb" not in manifest["notebooks"]
+
+
+def test_a_dead_kernel_is_one_line_naming_notebook_kept_work_and_resume(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    _notebook(root / "notebooks" / "01_ok.ipynb", ['profile = "smoke"\nrun_dir = ""', "x = 1"])
+    _notebook(root / "notebooks" / "02_dies.ipynb", ['profile = "smoke"\nrun_dir = ""', "import os\nos._exit(9)"])
+    monkeypatch.setenv("JNDLC_ROOT", str(root))
+    with pytest.raises(R.ChainError) as e:
+        R.reproduce("smoke", run_dir=root / "runs" / "smoke", notebooks=("01_ok.ipynb", "02_dies.ipynb"),
+                    progress=False, html=False, figures_dir=None)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("02_dies.ipynb: the kernel died")
+    assert "Kept: 01_ok.ipynb" in msg
+    assert msg.endswith("reproduce --profile smoke --run-dir runs/smoke")
+
+
+def test_changing_knobs_by_hand_marks_the_chain_stale(tmp_path):
+    run_dir = tmp_path / "run"
+    params = R.load_run_params("smoke", run_dir)
+    manifest = {"profile": "smoke", "params": R.portable(params, run_dir),
+                "notebooks": {n: {"status": "done", "seconds": 1.0} for n in R.NOTEBOOKS}}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    R.load_run_params("smoke", run_dir)  # no change: nothing marked
+    assert json.loads((run_dir / "manifest.json").read_text())["notebooks"] == manifest["notebooks"]
+    R.load_run_params("smoke", run_dir, bootstrap=7)
+    after = json.loads((run_dir / "manifest.json").read_text())
+    assert {e["status"] for e in after["notebooks"].values()} == {"stale"}
+    assert after["changed_by_hand"] == ["bootstrap"]

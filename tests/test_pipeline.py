@@ -1,0 +1,115 @@
+"""The pipeline's steps on hand-made run folders: data checks and training curves."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jndlc_helpers import pipeline
+from jndlc_helpers.config import profile
+
+
+def write_dataset(root, n=2):
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for sub in ("Ref", "JND1"):
+            (root / split / sub).mkdir(parents=True)
+            for i in range(n):
+                img = rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)
+                Image.fromarray(img).save(root / split / sub / f"im{i}.png")
+    return root
+
+
+def test_paper_profile_without_data_root_says_what_to_do():
+    with pytest.raises(FileNotFoundError, match="data_root=None is not a folder.*-p data_root=PATH"):
+        pipeline.prepare_data(profile("paper"), progress=False)
+
+
+def test_every_file_is_decoded_and_each_bad_one_named(tmp_path):
+    root = write_dataset(tmp_path / "data")
+    params = profile("paper", data_root=str(root))
+    assert pipeline.prepare_data(params, progress=False) == root
+    for bad in (root / "train" / "Ref" / "im1.png", root / "test" / "JND1" / "im0.png"):
+        data = bad.read_bytes()
+        bad.write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.raises(ValueError) as e:
+        pipeline.prepare_data(params, progress=False)
+    msg = str(e.value)
+    assert msg.startswith("2 of 8 image(s) do not decode")
+    assert "train/Ref/im1.png" in msg and "test/JND1/im0.png" in msg and str(tmp_path) not in msg
+
+
+def test_failed_labels_stop_the_data_step(tmp_path):
+    root = write_dataset(tmp_path / "data")
+    (root / "labels.csv").write_text("image,qf,status\nim0,100,no JND found: even QF 100 fails\nim1,40,ok\n")
+    with pytest.raises(ValueError, match="im0: no JND found"):
+        pipeline.prepare_data(profile("paper", data_root=str(root)), progress=False)
+
+
+def write_run(models, name, loss, metric, quality, losses):
+    run = models / name
+    run.mkdir(parents=True)
+    # the layout train._write_config writes: the run's knobs nested under "config"
+    (run / "config.json").write_text(json.dumps({"run": name, "config": {
+        "loss": loss, "metric": metric, "quality": quality}, "sessions": []}))
+    (run / "log.jsonl").write_text("".join(json.dumps({"step": i + 1, "loss": v}) + "\n"
+                                           for i, v in enumerate(losses)))
+
+
+def test_training_curves_read_nested_config_and_keep_negative_losses(tmp_path):
+    params = profile("smoke", data_root=str(tmp_path / "data"))
+    params["run_dir"] = str(tmp_path / "run")
+    models = tmp_path / "run" / "models"
+    write_run(models, "iwl-mse-q1", "iwl", "mse", 1, [0.5, -0.2, -0.4])
+    write_run(models, "baseline-ms-ssim-q1", "baseline", "ms-ssim", 1, [2.0, 1.5, 1.2])
+    curves = pipeline.training_curves(params)
+    assert set(zip(curves["method"], curves["family"])) == {("iwl", "mse"), ("baseline", "ms-ssim")}
+    fig = pipeline.training_curves_figure(params)
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["mse-trained runs", "ms-ssim-trained runs"]
+    for ax in axes:
+        assert ax.get_yscale() == "linear"
+        assert ax.lines and all(len(line.get_ydata()) == 3 for line in ax.lines)
+    iwl = axes[0].lines[0].get_ydata()
+    lo, hi = axes[0].get_ylim()
+    assert min(iwl) == -0.4 and lo <= -0.4 and hi >= 0.5
+
+
+def write_results(run, n_images=3):
+    """rd.csv and jnd_quality.csv of a run: iwl needs 0.9x the baselines' bits."""
+    import math
+
+    import pandas as pd
+
+    from jndlc_helpers.evaluate import COLUMNS
+
+    rows = []
+    for i in range(n_images):
+        for method, f in (("baseline-pretrained", 1.0), ("baseline", 1.0), ("iwl", 0.9)):
+            for q in range(1, 5):
+                bpp = f * 0.1 * 2 ** q
+                rows.append({"image": f"im{i}", "method": method, "family": "mse", "quality": q, "lmbda": 0.01,
+                             "bpp": bpp, "bpp_est": bpp, "psnr": 26 + 2.5 * q + 0.1 * i, "ms_ssim": 1 - 0.1 / q,
+                             "ms_ssim_db": -10 * math.log10(0.1 / q), "jod": 6.5 + q * 0.8, "enc_s": 0, "dec_s": 0})
+    (run / "results").mkdir(parents=True)
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(run / "results" / "rd.csv", index=False)
+    pd.DataFrame({"image": [f"im{i}" for i in range(n_images)], "psnr": 31.0, "ms_ssim": 0.95,
+                  "ms_ssim_db": 13.0, "jod": 9.2}).to_csv(run / "results" / "jnd_quality.csv", index=False)
+
+
+def test_jod_rows_and_display_in_the_tables(tmp_path):
+    params = profile("quick", metrics=["mse"], losses=["baseline", "iwl"], bootstrap=20)
+    params["run_dir"] = str(tmp_path / "run")
+    write_results(tmp_path / "run")
+    bd = pipeline.bd_rate_tables(params)
+    assert set(bd["metric"]) == {"psnr", "ms_ssim_db", "jod"}
+    md = pipeline.table_markdown(params, "table1_bd_rate")
+    assert "JOD (ours, not the paper's)" in md and "display model 'standard_fhd'" in md
+    assert (bd.loc[(bd["metric"] == "jod") & (bd["interpolation"] == "pchip") & (bd["method"] == "iwl"),
+                   "bd_rate"].round(6) == -10.0).all()
+    per, summary = pipeline.bs_jnd_tables(params)
+    jod = summary[(summary["metric"] == "jod") & (summary["key"] == "iwl-mse")]
+    assert len(jod) == 2 and np.allclose(jod["mean"], -10.0)  # against both baselines
+    assert (per.loc[per["metric"] == "jod", "q_jnd"] == 9.0).all()  # 10 - tau, not the JND image's JOD
+    md2 = pipeline.table_markdown(params, "table2_bs_jnd")
+    assert "JOD = 9 (10 - tau" in md2 and "JOD (ours, not the paper's)" in md2

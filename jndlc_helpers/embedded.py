@@ -37,7 +37,7 @@ from .labellers import DEFAULT_DISPLAY, JPEG_SETTING, label_image
 from .pairs import JND_DIR, REF_DIR, SPLITS
 from .split import DEFAULT_SOURCE_PATTERN, check_split, save_split, source_of
 
-BUILD_VERSION = 1  # bump when the build itself changes, to invalidate old caches
+BUILD_VERSION = 2  # bump when the build itself changes, to invalidate old caches
 MAX_SIDE = 512
 
 
@@ -218,7 +218,7 @@ def build_dataset(root: str | os.PathLike, images: Iterable[ImageSpec], labeller
         rows.append(_build_one(root, spec, paths[spec.name], settings, inputs[spec.name], cache,
                                labeller, tau, max_side, labeller_kwargs))
     save_split(root / "split.json", split)
-    write_labels(root / "labels.csv", rows)
+    write_labels(root / "labels.csv", rows, extra=("status",))  # a failed search is kept, and refused later
     write_json(root / "manifest.json", {
         "kind": kind, "complete": True, "params_digest": digest, **settings,
         "labels": "proxy JND labels, not human JND data" + (
@@ -260,7 +260,8 @@ def _build_one(root: Path, spec: ImageSpec, path: Path, settings: dict, inp: dic
     save_png(jnd_png, lab["jnd_rgb"])
     row = {"image": spec.name, "split": spec.split, "source": source_of(spec.name), "labeller": labeller,
            "qf": lab["qf"], "jod": lab["jod"], "psnr": lab["psnr"], "ms_ssim": lab["ms_ssim"],
-           "bpp": lab["bpp"], "width": rgb.shape[1], "height": rgb.shape[0], "params": lab["params"]}
+           "bpp": lab["bpp"], "width": rgb.shape[1], "height": rgb.shape[0], "params": lab["params"],
+           "status": lab["status"]}
     write_json(record, {"key": key, "row": _plain(row)})
     return row
 

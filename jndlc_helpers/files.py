@@ -50,6 +50,20 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda p: p.write_text(text))
 
 
+def portable_path(path: str | os.PathLike | None) -> str | None:
+    """``path`` as written into configs: relative to the repository when inside it, so
+    that no file names the machine it was made on; other paths are kept as given."""
+    if path is None:
+        return None
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return str(p.resolve().relative_to(Path(__file__).resolve().parents[1]))
+        except ValueError:
+            pass
+    return str(path)
+
+
 def read_json(path: str | os.PathLike) -> Any:
     with open(path) as f:
         return json.load(f)

@@ -45,7 +45,7 @@ from PIL import Image
 import PIL
 from scipy import ndimage as ndi
 
-from .metrics import ms_ssim, psnr  # 8-bit RGB, as every table here
+from .metrics import JOD_DISPLAY, ms_ssim, psnr  # 8-bit RGB, as every table here
 
 LABELLERS = ("cvvdp", "namm")
 DEFAULT_QF_GRID: tuple[int, ...] = tuple(range(100, 0, -10))  # 100, 90, ..., 10
@@ -53,7 +53,7 @@ DEFAULT_REFINE_STEPS: tuple[int, ...] = (5, 1)
 # Embedded images are small and viewed 1:1 on a desktop monitor: "standard_fhd" is a
 # 24-inch Full HD monitor at 0.6 m (~38 px/degree). On "standard_4k" (~75 px/degree)
 # JPEG artefacts are so small that astronaut still passes tau = 1 at QF 10.
-DEFAULT_DISPLAY = "standard_fhd"
+DEFAULT_DISPLAY = JOD_DISPLAY  # one display model for labels and evaluation (metrics.py)
 NAMM_MAX_VISIBLE = 0.05  # conservative: near pixel-level invisibility (module docstring)
 # One torch thread while labelling (ColorVideoVDP, MS-SSIM): on a busy 2-core machine
 # two OpenMP threads spin-wait for each other (embedded build measured at 324 s with

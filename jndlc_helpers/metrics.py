@@ -20,7 +20,7 @@ import torch
 
 # pytorch-msssim's 5 scales with an 11-tap window need (11 - 1) * 2**4 < min side.
 MSSSIM_MIN_SIDE = 161
-JOD_DISPLAY = "standard_4k"
+JOD_DISPLAY = "standard_fhd"  # ColorVideoVDP display model: one for labelling and evaluation
 
 _JOD_METRICS: dict[str, object] = {}
 

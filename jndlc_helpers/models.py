@@ -27,6 +27,7 @@ import torch.nn as nn
 
 from .checkpoint import (CHECKPOINT_NAME, WeightsUnavailableError, fetch_weights, load_checkpoint_dict,
                          state_dict_of)
+from .files import portable_path
 
 ARCHITECTURES = ("cheng2020-attn", "scale-hyperprior", "mean-scale-hyperprior")
 # Names used by compressai.zoo and compressai.utils.eval_model (-a ARCH).
@@ -98,7 +99,7 @@ def build_model_with_info(architecture: str, quality: int, metric: str, N: int |
         elif not path.is_file():
             raise FileNotFoundError(f"pretrained={str(pretrained)!r}: not 'zoo', 'scratch', a directory or a file")
         model = _from_file(cls, path, N, M, expect=dict(architecture=architecture, metric=metric, quality=quality))
-        info = {"init": "file", "source": str(path)}
+        info = {"init": "file", "source": portable_path(path)}
     info.update(architecture=architecture, quality=quality, metric=metric, **model_sizes(model))
     return model.train(), info
 

@@ -54,7 +54,7 @@ from . import config as cfgmod
 from . import losses, models
 from .checkpoint import (CHECKPOINT_NAME, load_checkpoint_dict, rng_state, save_checkpoint,
                          set_rng_state)
-from .files import params_digest, read_json, write_json, write_text
+from .files import params_digest, portable_path, read_json, write_json, write_text
 
 CONFIG_NAME = "config.json"
 LOG_NAME = "log.jsonl"
@@ -160,12 +160,12 @@ def train_run(
     fwl = loss == "fwl"
     cfg = {
         "loss": loss, "metric": metric, "quality": quality, "lambda": lmbda,
-        "architecture": architecture, "N": N, "M": M, "init": str(init),
+        "architecture": architecture, "N": N, "M": M, "init": portable_path(init),
         "features": features if fwl else None,
         "feature_weights": str(feature_weights) if fwl and feature_weights else None,
         "fwl_weight": fwl_weight if fwl else None,
-        "data_root": None if dataset is not None or data_root is None else str(data_root),
-        "unlabelled_root": None if dataset is not None or unlabelled_root is None else str(unlabelled_root),
+        "data_root": None if dataset is not None else portable_path(data_root),
+        "unlabelled_root": None if dataset is not None else portable_path(unlabelled_root),
         "dataset": None if dataset is None else f"{type(dataset).__name__}(n={len(dataset)})",
         "patch_size": None if dataset is not None else patch_size,
         "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size,
@@ -437,7 +437,7 @@ def export_pretrained(run_dir: str | os.PathLike, *, metric: str, quality: int,
     (meta method="baseline-pretrained", steps=0) with config.json and done.json."""
     run_dir = Path(run_dir)
     cfg = {"method": PRETRAINED_METHOD, "metric": metric, "quality": quality, "architecture": architecture,
-           "N": N, "M": M, "init": str(init), "lambda": cfgmod.lambda_for(metric, quality)}
+           "N": N, "M": M, "init": portable_path(init), "lambda": cfgmod.lambda_for(metric, quality)}
     # The budget is not part of a run's identity: rerun with a larger one to extend it.
     digest = params_digest({k: v for k, v in cfg.items() if k not in BUDGET_KEYS})
     ckpt_path = run_dir / CHECKPOINT_NAME

@@ -49,7 +49,7 @@ def test_build_smoke_layout(smoke):
         for r, j in pairs:
             assert Image.open(r).size == Image.open(j).size == (256, 256)
     rows = _rows(smoke)
-    assert list(rows[0]) == list(LABEL_COLUMNS)
+    assert list(rows[0]) == [*LABEL_COLUMNS, "status"] and {r["status"] for r in rows} == {"ok"}
     assert {r["labeller"] for r in rows} == {"namm"} and len(rows) == 4
     for r in rows:
         ref = load_rgb(smoke / r["split"] / "Ref" / f"{r['image']}.png")

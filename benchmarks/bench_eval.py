@@ -33,7 +33,7 @@ from benchmarks.common import write_result  # noqa: E402
 
 ARCH = "bmshj2018-hyperprior"
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
-COMMAND = "cd /work/main && .venv/bin/python benchmarks/bench_eval.py"
+COMMAND = "python benchmarks/bench_eval.py"
 
 
 def write_images(folder: Path, size: int = 256) -> list[Path]:

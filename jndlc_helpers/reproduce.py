@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config
-from .files import read_json, write_json, write_text
+from .files import PACKAGE_PARENT, read_json, write_json, write_text
 
 NOTEBOOKS = (
     "01_prepare_data.ipynb",
@@ -43,7 +43,7 @@ def project_root() -> Path:
     """The checkout holding ``notebooks/`` (JNDLC_ROOT overrides)."""
     if os.environ.get("JNDLC_ROOT"):
         return Path(os.environ["JNDLC_ROOT"]).resolve()
-    here = Path(__file__).resolve().parents[1]
+    here = PACKAGE_PARENT
     if (here / "notebooks").is_dir():
         return here
     return Path.cwd().resolve()

@@ -1,8 +1,9 @@
 """Training: one run, the two baseline controls, a grid of runs, our own base models.
 
 ``train_run`` fine-tunes (or trains) one CompressAI model with one loss, and reads top
-to bottom: config -> run folder -> devices -> data -> model, loss, optimisers ->
-resume -> loop -> final checkpoint. Defaults follow the paper and CompressAI's
+to bottom: config -> run folder -> devices -> data, model, loss, optimisers (``_build``)
+-> resume (``_resume``) -> the loop (``_loop``: ``_loader``, ``_step``, ``_log``,
+``_save``) -> final checkpoint; a ``Run`` carries the state between them. Defaults follow the paper and CompressAI's
 ``examples/train.py``: Adam 1e-4 on the network, Adam 1e-3 on the entropy
 bottleneck's ``quantiles`` (the aux loss), gradient clipping at 1.0,
 ReduceLROnPlateau("min") stepped on the mean *training* loss of each epoch, of at
@@ -28,7 +29,7 @@ since IWL's gradients are the baseline's (see ``losses.py``).
 Several GPUs: ``torchrun --nproc_per_node=K -m jndlc_helpers.codec.train run ...``. The
 process group is initialised from the environment when WORLD_SIZE > 1; each process
 reads ``batch_size / K`` images per step (the global batch stays ``batch_size``),
-a DistributedSampler splits the data, and only rank 0 writes files.
+a DistributedSampler splits the data, and only rank 0 writes files (``distributed.py``).
 """
 from __future__ import annotations
 
@@ -41,17 +42,16 @@ import os
 import subprocess
 import sys
 import time
-import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import IO, Any, Callable, Iterable, Sequence
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import config as cfgmod
-from . import losses, models
+from . import distributed, losses, models
 from .checkpoint import (CHECKPOINT_NAME, load_checkpoint_dict, rng_state, save_checkpoint,
                          set_rng_state)
 from ..files import params_digest, portable_path, read_json, write_json, write_text
@@ -91,43 +91,62 @@ def run_name(loss: str, metric: str, quality: int) -> str:
 # ============================================================================= one run
 
 
+@dataclass
+class Run:
+    """One run while it trains: its parts, its settings, and how far it got."""
+    dir: Path
+    args: dict[str, Any]  # train_run's arguments (lmbda resolved)
+    rank: int
+    world: int
+    dev: torch.device
+    dataset: Dataset
+    local_batch: int  # images per process and step
+    drop_last: bool
+    steps_per_epoch: int
+    total_steps: int
+    interval: int  # steps between two looks of the plateau scheduler
+    model: nn.Module
+    criterion: nn.Module
+    optimizer: torch.optim.Optimizer
+    aux_optimizer: torch.optim.Optimizer
+    lr_scheduler: Any
+    init_info: dict[str, Any]
+    net: nn.Module | None = None  # the model as the loop calls it (DDP, compiled)
+    meta: dict[str, Any] = field(default_factory=dict)
+    step: int = 0
+    elapsed0: float = 0.0  # seconds trained in earlier sessions
+    interval_sum: float = 0.0  # training loss summed since the scheduler last looked
+    interval_n: int = 0
+    last_record: dict[str, Any] = field(default_factory=dict)
+    t0: float = field(default_factory=time.perf_counter)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.args["channels_last"] else torch.contiguous_format
+
+    def seconds(self) -> float:
+        """Seconds trained, this session and the earlier ones."""
+        return self.elapsed0 + time.perf_counter() - self.t0
+
+
 def train_run(
-    run_dir: str | os.PathLike,
-    *,
-    loss: str,
-    metric: str,
-    quality: int,
-    data_root: str | os.PathLike | None = None,
-    unlabelled_root: str | os.PathLike | None = None,
+    run_dir: str | os.PathLike, *,
+    loss: str, metric: str, quality: int, lmbda: float | None = None,
+    data_root: str | os.PathLike | None = None, unlabelled_root: str | os.PathLike | None = None,
     dataset: Dataset | None = None,
-    architecture: str = "scale-hyperprior",
-    N: int | None = None,
-    M: int | None = None,
+    architecture: str = "scale-hyperprior", N: int | None = None, M: int | None = None,
     init: str | os.PathLike = "scratch",
-    features: str = "nlpd",
-    feature_weights: str | os.PathLike | None = None,
-    fwl_weight: float = 0.9,
-    lmbda: float | None = None,
-    epochs: int | None = None,
-    max_steps: int | None = None,
-    batch_size: int = 16,
-    patch_size: int = 256,
-    lr: float = 1e-4,
-    aux_lr: float = 1e-3,
-    clip_max_norm: float = 1.0,
-    lr_schedule: str = "plateau",
-    scheduler_every: int | None = None,
-    seed: int = 0,
-    device: str = "auto",
-    amp: bool = False,
-    channels_last: bool = False,
-    compile: bool = False,
-    num_workers: int = 0,
-    checkpoint_every: int = 100,
-    log_every: int = 1,
-    progress: bool = True,
-    callback: Callback | None = None,
-    overwrite: bool = False,
+    features: str = "nlpd", feature_weights: str | os.PathLike | None = None, fwl_weight: float = 0.9,
+    epochs: int | None = None, max_steps: int | None = None, batch_size: int = 16, patch_size: int = 256,
+    lr: float = 1e-4, aux_lr: float = 1e-3, clip_max_norm: float = 1.0,
+    lr_schedule: str = "plateau", scheduler_every: int | None = None, seed: int = 0,
+    device: str = "auto", amp: bool = False, channels_last: bool = False, compile: bool = False,
+    num_workers: int = 0, checkpoint_every: int = 100, log_every: int = 1,
+    progress: bool = True, callback: Callback | None = None, overwrite: bool = False,
 ) -> Path:
     """Train one model with one loss; returns the final checkpoint's path.
 
@@ -138,231 +157,279 @@ def train_run(
     (``models.build_model``'s ``pretrained``). ``lmbda`` defaults to the paper's
     lambda for (metric, quality). ``callback(step, model, record)`` runs after each step.
     """
-    run_dir = Path(run_dir)
-
-    # ---- 1. what this run is -------------------------------------------------------
-    if loss not in losses.LOSS_NAMES:
-        raise ValueError(f"loss={loss!r}: choose one of {losses.LOSS_NAMES}")
-    if architecture not in models.ARCHITECTURES:
-        raise ValueError(f"architecture={architecture!r}: choose one of {models.ARCHITECTURES}")
-    lmbda = cfgmod.lambda_for(metric, quality) if lmbda is None else float(lmbda)
-    if epochs is None and max_steps is None:
-        raise ValueError("give a budget: epochs=... or max_steps=...")
-    if dataset is None and data_root is None and unlabelled_root is None:
-        raise ValueError("give data_root=... (root/train/{Ref,JND1}), unlabelled_root=... (a folder of "
-                         "images) or dataset=...")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"lr_schedule={lr_schedule!r}: choose one of {LR_SCHEDULES}")
-    if dataset is None:
-        _check_patch_size(patch_size, metric)
-    if checkpoint_every < 1 or log_every < 1:
-        raise ValueError("checkpoint_every and log_every must be >= 1")
-    fwl = loss == "fwl"
-    cfg = {
-        "loss": loss, "metric": metric, "quality": quality, "lambda": lmbda,
-        "architecture": architecture, "N": N, "M": M, "init": portable_path(init),
-        "features": features if fwl else None,
-        "feature_weights": str(feature_weights) if fwl and feature_weights else None,
-        "fwl_weight": fwl_weight if fwl else None,
-        "data_root": None if dataset is not None else portable_path(data_root),
-        "unlabelled_root": None if dataset is not None else portable_path(unlabelled_root),
-        "dataset": None if dataset is None else f"{type(dataset).__name__}(n={len(dataset)})",
-        "patch_size": None if dataset is not None else patch_size,
-        "epochs": epochs, "max_steps": max_steps, "batch_size": batch_size,
-        "lr": lr, "aux_lr": aux_lr, "clip_max_norm": clip_max_norm, "scheduler_every": scheduler_every,
-        "seed": seed, "amp": bool(amp),
-    }
-    if lr_schedule != "plateau":  # absent by default, so that earlier runs keep their digest
-        cfg["lr_schedule"] = lr_schedule
+    run_dir, args = Path(run_dir), dict(locals())
+    args["lmbda"] = cfgmod.lambda_for(metric, quality) if lmbda is None else float(lmbda)
+    _check_args(args)
+    cfg = run_config(args)
     # The budget is not part of a run's identity: rerun with a larger one to extend it.
     digest = params_digest({k: v for k, v in cfg.items() if k not in BUDGET_KEYS})
     ckpt_path = run_dir / CHECKPOINT_NAME
     if not overwrite and _finished(run_dir, cfg, digest):
         return ckpt_path
-
-    # ---- 2. processes and device ---------------------------------------------------
-    rank, world, dev, owns_group = _setup_distributed(device)
-    is_main = rank == 0
+    rank, world, dev, owns_group = distributed.setup(device)
     try:
-        if batch_size % world:
-            raise ValueError(f"batch_size={batch_size} must be divisible by the {world} processes")
-        local_batch = batch_size // world
-        if is_main and overwrite:
-            for name in (DONE_NAME, CHECKPOINT_NAME, LOG_NAME, CONFIG_NAME):
-                (run_dir / name).unlink(missing_ok=True)
-        _barrier(world)
-        _seed_everything(seed)  # the same initial weights on every rank
-
-        # ---- 3. data ---------------------------------------------------------------
-        if dataset is None:
-            dataset = build_dataset(data_root, unlabelled_root, patch_size, seed)
-        if len(dataset) == 0:
-            raise ValueError(f"run {run_dir.name}: the training set is empty")
-        _check_patch_size(min(dataset[0][0].shape[-2:]), metric, what="training images of ")
-        per_rank = math.ceil(len(dataset) / world)
-        drop_last = per_rank >= local_batch
-        steps_per_epoch = per_rank // local_batch if drop_last else 1
-        total_steps = min(s for s in (max_steps, epochs and epochs * steps_per_epoch) if s is not None)
-        # On a small data set an "epoch" is a step or two, and a plateau test on so few
-        # losses reads noise: the schedule never looks at fewer than MIN_SCHEDULER_STEPS.
-        interval = scheduler_every or max(steps_per_epoch, MIN_SCHEDULER_STEPS)
-
-        def loader_for(epoch: int, skip_batches: int) -> DataLoader:
-            sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
-            sampler.set_epoch(epoch)
-            indices = list(sampler)[skip_batches * local_batch:]
-            return DataLoader(dataset, batch_size=local_batch, sampler=indices, drop_last=drop_last,
-                              num_workers=num_workers, pin_memory=dev.type == "cuda",
-                              worker_init_fn=_seed_worker,
-                              # a private generator: loaders never draw from the global RNG
-                              generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-
-        # ---- 4. model, loss, optimisers --------------------------------------------
-        with _rank0_first(rank, world):
-            model, init_info = models.build_model_with_info(architecture, quality, metric, N, M,
-                                                            pretrained=init, progress=progress and is_main)
-            criterion = losses.make_loss(loss, metric, lmbda,
-                                         features=_features(features, feature_weights, progress) if fwl else None,
-                                         fwl_weight=fwl_weight)
-        model, criterion = model.to(dev), criterion.to(dev)
-        if amp:
-            models.entropy_models_in_fp32(model)  # likelihoods and the rate term stay float32
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        model = model.to(memory_format=memory_format)
-        optimizer, aux_optimizer = configure_optimizers(model, lr, aux_lr)
-        lr_scheduler = make_scheduler(optimizer, lr_schedule, total_steps)
-
-        # ---- 5. resume -------------------------------------------------------------
-        step, elapsed0, interval_sum, interval_n, last_record = 0, 0.0, 0.0, 0, {}
-        if ckpt_path.is_file():
-            ckpt = load_checkpoint_dict(ckpt_path, map_location=dev)
-            if ckpt["meta"].get("config_digest") != digest:
-                raise RunConfigError(f"{ckpt_path}: a checkpoint of another config ({_diff(run_dir, cfg)}); "
-                                     "use another run folder or overwrite=True")
-            if ckpt.get("optimizer") is None:
-                raise RunConfigError(f"{ckpt_path}: weights only (training state stripped); it cannot be "
-                                     "resumed or extended: use another run folder or overwrite=True")
-            model.load_state_dict(ckpt["state_dict"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
-            lr_scheduler.load_state_dict(ckpt["lr_scheduler"])
-            step = int(ckpt["step"])
-            state = ckpt["train_state"]
-            elapsed0, interval_sum, interval_n = state["elapsed"], state["interval_sum"], state["interval_n"]
-            last_record = state.get("last_record") or {}
-            if ckpt.get("rng") is not None and world == 1:
-                set_rng_state(ckpt["rng"])
-        if world > 1:  # each rank its own noise and crops (rank 0's RNG alone is saved)
-            _seed_everything(seed + 1009 * rank + 7919 * step)
-        meta = {
-            "method": loss, "loss": loss, "architecture": architecture,
-            "compressai_arch": models.COMPRESSAI_ARCH[architecture],
-            "N": init_info["N"], "M": init_info["M"], "metric": metric, "quality": quality, "lambda": lmbda,
-            "init": init_info, "features": cfg["features"], "fwl_weight": cfg["fwl_weight"],
-            "data": cfg["dataset"] or cfg["data_root"], "unlabelled": cfg["unlabelled_root"],
-            "batch_size": batch_size, "patch_size": cfg["patch_size"], "total_steps": total_steps,
-            "config_digest": digest, "labels": run_labels(cfg, init_info), "git_commit": git_commit(),
-            "versions": versions(),
-        }
-        if is_main:
-            _write_config(run_dir, cfg, meta, step, dev, world, steps_per_epoch,
+        _start_folder(run_dir, args, rank, world)
+        run = _build(run_dir, args, rank, world, dev)
+        _resume(run, cfg, digest)
+        run.meta = _run_meta(run, cfg, digest)
+        if run.is_main:
+            _write_config(run_dir, cfg, run.meta, run.step, dev, world, run.steps_per_epoch,
                           channels_last=channels_last, compile=compile)
-            _truncate_log(run_dir / LOG_NAME, step)
-        net = model
-        if world > 1:
-            net = _wrap_ddp(model, dev)
-        if compile:  # model itself stays uncompiled: checkpoints and aux_loss use it
-            net = torch.compile(net)
-
-        # ---- 6. the loop -----------------------------------------------------------
-        def autocast():
-            return torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
-
-        bar = _progress_bar(total_steps, step, run_dir.name, enabled=progress and is_main)
-        log = open(run_dir / LOG_NAME, "a") if is_main else None
-        t0 = time.perf_counter()
-
-        def save(final: bool) -> None:
-            if not is_main:
-                return
-            save_checkpoint(
-                ckpt_path, model, optimizer=optimizer, aux_optimizer=aux_optimizer, lr_scheduler=lr_scheduler,
-                step=step, epoch=step // steps_per_epoch,
-                meta={**meta, "steps": step, "epoch": step / steps_per_epoch, "complete": final},
-                rng=rng_state(),
-                train_state={"elapsed": elapsed0 + time.perf_counter() - t0, "interval_sum": interval_sum,
-                             "interval_n": interval_n, "last_record": last_record})
-
-        try:
-            model.train()
-            while step < total_steps:
-                epoch, skip = divmod(step, steps_per_epoch)
-                for x_o, x_j in loader_for(epoch, skip):
-                    x_o = x_o.to(dev, non_blocking=True, memory_format=memory_format)
-                    x_j = x_j.to(dev, non_blocking=True, memory_format=memory_format)
-                    optimizer.zero_grad(set_to_none=True)
-                    aux_optimizer.zero_grad(set_to_none=True)
-
-                    with autocast():
-                        out_net = net(x_o)
-                    out = criterion(_float32(out_net) if amp else out_net, x_o, x_j)
-
-                    loss_value = _mean_over_ranks(out["loss"].detach(), world)
-                    if not math.isfinite(loss_value):
-                        raise NonFiniteLossError(run_dir, step + 1, f"loss is {loss_value}")
-                    out["loss"].backward()
-                    if clip_max_norm > 0:
-                        norm = torch.nn.utils.clip_grad_norm_(net.parameters(), clip_max_norm)
-                        if not math.isfinite(float(norm)):
-                            raise NonFiniteLossError(run_dir, step + 1, f"gradient norm is {float(norm)}")
-                    optimizer.step()
-
-                    aux_loss = model.aux_loss()  # no image data in it: no DDP sync needed
-                    aux_loss.backward()
-                    aux_optimizer.step()
-
-                    step += 1
-                    interval_sum, interval_n = interval_sum + loss_value, interval_n + 1
-                    if lr_schedule != "plateau":
-                        lr_scheduler.step()
-                    elif step % interval == 0:
-                        lr_scheduler.step(interval_sum / interval_n)
-                        interval_sum, interval_n = 0.0, 0
-                    record = {"step": step, "loss": loss_value}
-                    if step % log_every == 0 or step == total_steps:
-                        record = _record(step, epoch, out, aux_loss, loss_value, optimizer,
-                                         elapsed0 + time.perf_counter() - t0)
-                        last_record = record
-                        if log is not None:
-                            log.write(json.dumps(record) + "\n")
-                            log.flush()
-                        bar.set_postfix(loss=f"{loss_value:.4g}", bpp=f"{record['bpp_loss']:.3f}", refresh=False)
-                    bar.update(1)
-                    if step % checkpoint_every == 0 and step < total_steps:
-                        save(final=False)
-                    if callback is not None:
-                        callback(step, model, record)
-                    if step >= total_steps:
-                        break
-        finally:
-            bar.close()
-            if log is not None:
-                log.close()
-
-        # ---- 7. final checkpoint and done.json -------------------------------------
-        save(final=True)
-        if is_main:
-            write_json(run_dir / DONE_NAME, {
-                "run": run_dir.name, "method": loss, "config_digest": digest, "config": cfg, "steps": step,
-                "epochs": step / steps_per_epoch, "seconds": elapsed0 + time.perf_counter() - t0,
-                "final": last_record, "checkpoint": CHECKPOINT_NAME,
-                "finished": _dt.datetime.now().isoformat(timespec="seconds"),
-            })
-        _barrier(world)
+            _truncate_log(run_dir / LOG_NAME, run.step)
+        run.net = distributed.wrap_ddp(run.model, dev) if world > 1 else run.model
+        if compile:  # the model itself stays uncompiled: checkpoints and aux_loss use it
+            run.net = torch.compile(run.net)
+        _loop(run)
+        _save(run, final=True)
+        if run.is_main:
+            _write_done(run, cfg, digest)
+        distributed.barrier(world)
         return ckpt_path
     finally:
-        if owns_group:
-            dist.destroy_process_group()
+        distributed.close(owns_group)
+
+
+def _check_args(a: dict[str, Any]) -> None:
+    """Fail early, naming the parameter, on arguments no run can use."""
+    if a["loss"] not in losses.LOSS_NAMES:
+        raise ValueError(f"loss={a['loss']!r}: choose one of {losses.LOSS_NAMES}")
+    if a["architecture"] not in models.ARCHITECTURES:
+        raise ValueError(f"architecture={a['architecture']!r}: choose one of {models.ARCHITECTURES}")
+    if a["epochs"] is None and a["max_steps"] is None:
+        raise ValueError("give a budget: epochs=... or max_steps=...")
+    if a["dataset"] is None and a["data_root"] is None and a["unlabelled_root"] is None:
+        raise ValueError("give data_root=... (root/train/{Ref,JND1}), unlabelled_root=... (a folder of "
+                         "images) or dataset=...")
+    if a["lr_schedule"] not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule={a['lr_schedule']!r}: choose one of {LR_SCHEDULES}")
+    if a["dataset"] is None:
+        _check_patch_size(a["patch_size"], a["metric"])
+    if a["checkpoint_every"] < 1 or a["log_every"] < 1:
+        raise ValueError("checkpoint_every and log_every must be >= 1")
+
+
+def run_config(a: dict[str, Any]) -> dict[str, Any]:
+    """A run's identity (config.json's "config"; its digest, less the budget, names the run)."""
+    fwl, dataset = a["loss"] == "fwl", a["dataset"]
+    cfg = {
+        "loss": a["loss"], "metric": a["metric"], "quality": a["quality"], "lambda": a["lmbda"],
+        "architecture": a["architecture"], "N": a["N"], "M": a["M"], "init": portable_path(a["init"]),
+        "features": a["features"] if fwl else None,
+        "feature_weights": str(a["feature_weights"]) if fwl and a["feature_weights"] else None,
+        "fwl_weight": a["fwl_weight"] if fwl else None,
+        "data_root": None if dataset is not None else portable_path(a["data_root"]),
+        "unlabelled_root": None if dataset is not None else portable_path(a["unlabelled_root"]),
+        "dataset": None if dataset is None else f"{type(dataset).__name__}(n={len(dataset)})",
+        "patch_size": None if dataset is not None else a["patch_size"],
+        "epochs": a["epochs"], "max_steps": a["max_steps"], "batch_size": a["batch_size"],
+        "lr": a["lr"], "aux_lr": a["aux_lr"], "clip_max_norm": a["clip_max_norm"],
+        "scheduler_every": a["scheduler_every"], "seed": a["seed"], "amp": bool(a["amp"]),
+    }
+    if a["lr_schedule"] != "plateau":  # absent by default, so that earlier runs keep their digest
+        cfg["lr_schedule"] = a["lr_schedule"]
+    return cfg
+
+
+def _start_folder(run_dir: Path, a: dict[str, Any], rank: int, world: int) -> None:
+    """Check the batch splits over the processes, empty the folder on ``overwrite``,
+    and seed every process alike (the same initial weights on every rank)."""
+    if a["batch_size"] % world:
+        raise ValueError(f"batch_size={a['batch_size']} must be divisible by the {world} processes")
+    if rank == 0 and a["overwrite"]:
+        for name in (DONE_NAME, CHECKPOINT_NAME, LOG_NAME, CONFIG_NAME):
+            (run_dir / name).unlink(missing_ok=True)
+    distributed.barrier(world)
+    _seed_everything(a["seed"])
+
+
+def _build(run_dir: Path, a: dict[str, Any], rank: int, world: int, dev: torch.device) -> Run:
+    """Data and budget, then model, loss, optimisers and scheduler, in that order (both
+    draw from the seeded RNG)."""
+    dataset = a["dataset"]
+    if dataset is None:
+        dataset = build_dataset(a["data_root"], a["unlabelled_root"], a["patch_size"], a["seed"])
+    if len(dataset) == 0:
+        raise ValueError(f"run {run_dir.name}: the training set is empty")
+    _check_patch_size(min(dataset[0][0].shape[-2:]), a["metric"], what="training images of ")
+    local_batch = a["batch_size"] // world
+    per_rank = math.ceil(len(dataset) / world)
+    drop_last = per_rank >= local_batch
+    steps_per_epoch = per_rank // local_batch if drop_last else 1
+    epochs, max_steps = a["epochs"], a["max_steps"]
+    total_steps = min(s for s in (max_steps, epochs and epochs * steps_per_epoch) if s is not None)
+    # On a small data set an "epoch" is a step or two, and a plateau test on so few
+    # losses reads noise: the schedule never looks at fewer than MIN_SCHEDULER_STEPS.
+    interval = a["scheduler_every"] or max(steps_per_epoch, MIN_SCHEDULER_STEPS)
+    with distributed.rank0_first(rank, world):
+        model, init_info = models.build_model_with_info(a["architecture"], a["quality"], a["metric"], a["N"],
+                                                        a["M"], pretrained=a["init"],
+                                                        progress=a["progress"] and rank == 0)
+        fwl = a["loss"] == "fwl"
+        criterion = losses.make_loss(a["loss"], a["metric"], a["lmbda"],
+                                     features=_features(a["features"], a["feature_weights"], a["progress"])
+                                     if fwl else None, fwl_weight=a["fwl_weight"])
+    model, criterion = model.to(dev), criterion.to(dev)
+    if a["amp"]:
+        models.entropy_models_in_fp32(model)  # likelihoods and the rate term stay float32
+    model = model.to(memory_format=torch.channels_last if a["channels_last"] else torch.contiguous_format)
+    optimizer, aux_optimizer = configure_optimizers(model, a["lr"], a["aux_lr"])
+    return Run(dir=run_dir, args=a, rank=rank, world=world, dev=dev, dataset=dataset, local_batch=local_batch,
+               drop_last=drop_last, steps_per_epoch=steps_per_epoch, total_steps=total_steps, interval=interval,
+               model=model, criterion=criterion, optimizer=optimizer, aux_optimizer=aux_optimizer,
+               lr_scheduler=make_scheduler(optimizer, a["lr_schedule"], total_steps), init_info=init_info)
+
+
+def _resume(run: Run, cfg: dict[str, Any], digest: str) -> None:
+    """Continue from the run's checkpoint, if any: weights, optimisers, scheduler, step, RNG."""
+    ckpt_path = run.dir / CHECKPOINT_NAME
+    if ckpt_path.is_file():
+        ckpt = load_checkpoint_dict(ckpt_path, map_location=run.dev)
+        if ckpt["meta"].get("config_digest") != digest:
+            raise RunConfigError(f"{ckpt_path}: a checkpoint of another config ({_diff(run.dir, cfg)}); "
+                                 "use another run folder or overwrite=True")
+        if ckpt.get("optimizer") is None:
+            raise RunConfigError(f"{ckpt_path}: weights only (training state stripped); it cannot be "
+                                 "resumed or extended: use another run folder or overwrite=True")
+        run.model.load_state_dict(ckpt["state_dict"])
+        run.optimizer.load_state_dict(ckpt["optimizer"])
+        run.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
+        run.lr_scheduler.load_state_dict(ckpt["lr_scheduler"])
+        run.step = int(ckpt["step"])
+        state = ckpt["train_state"]
+        run.elapsed0, run.interval_sum, run.interval_n = state["elapsed"], state["interval_sum"], state["interval_n"]
+        run.last_record = state.get("last_record") or {}
+        if ckpt.get("rng") is not None and run.world == 1:
+            set_rng_state(ckpt["rng"])
+    if run.world > 1:  # each rank its own noise and crops (rank 0's RNG alone is saved)
+        _seed_everything(run.args["seed"] + 1009 * run.rank + 7919 * run.step)
+
+
+def _run_meta(run: Run, cfg: dict[str, Any], digest: str) -> dict[str, Any]:
+    """The checkpoint's meta: what was trained, from what, with what."""
+    a, info = run.args, run.init_info
+    return {
+        "method": a["loss"], "loss": a["loss"], "architecture": a["architecture"],
+        "compressai_arch": models.COMPRESSAI_ARCH[a["architecture"]],
+        "N": info["N"], "M": info["M"], "metric": a["metric"], "quality": a["quality"], "lambda": a["lmbda"],
+        "init": info, "features": cfg["features"], "fwl_weight": cfg["fwl_weight"],
+        "data": cfg["dataset"] or cfg["data_root"], "unlabelled": cfg["unlabelled_root"],
+        "batch_size": a["batch_size"], "patch_size": cfg["patch_size"], "total_steps": run.total_steps,
+        "config_digest": digest, "labels": run_labels(cfg, info), "git_commit": git_commit(),
+        "versions": versions(),
+    }
+
+
+def _loop(run: Run) -> None:
+    """Step through the batches until the budget is spent; log, checkpoint, call back."""
+    a = run.args
+    bar = _progress_bar(run.total_steps, run.step, run.dir.name, enabled=a["progress"] and run.is_main)
+    log = open(run.dir / LOG_NAME, "a") if run.is_main else None
+    run.t0 = time.perf_counter()
+    try:
+        run.model.train()
+        while run.step < run.total_steps:
+            epoch, skip = divmod(run.step, run.steps_per_epoch)
+            for x_o, x_j in _loader(run, epoch, skip):
+                out, aux_loss, loss_value = _step(run, x_o, x_j)
+                record = {"step": run.step, "loss": loss_value}
+                if run.step % a["log_every"] == 0 or run.step == run.total_steps:
+                    record = _log(run, log, bar, _record(run.step, epoch, out, aux_loss, loss_value,
+                                                         run.optimizer, run.seconds()))
+                bar.update(1)
+                if run.step % a["checkpoint_every"] == 0 and run.step < run.total_steps:
+                    _save(run, final=False)
+                if a["callback"] is not None:
+                    a["callback"](run.step, run.model, record)
+                if run.step >= run.total_steps:
+                    break
+    finally:
+        bar.close()
+        if log is not None:
+            log.close()
+
+
+def _loader(run: Run, epoch: int, skip_batches: int) -> DataLoader:
+    """The batches of ``epoch`` for this process, less the first ``skip_batches``."""
+    seed = run.args["seed"]
+    sampler = DistributedSampler(run.dataset, num_replicas=run.world, rank=run.rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    indices = list(sampler)[skip_batches * run.local_batch:]
+    return DataLoader(run.dataset, batch_size=run.local_batch, sampler=indices, drop_last=run.drop_last,
+                      num_workers=run.args["num_workers"], pin_memory=run.dev.type == "cuda",
+                      worker_init_fn=_seed_worker,
+                      # a private generator: loaders never draw from the global RNG
+                      generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def _step(run: Run, x_o: torch.Tensor, x_j: torch.Tensor) -> tuple[dict[str, Any], torch.Tensor, float]:
+    """One optimisation step of the network and of the aux loss; NonFiniteLossError
+    before a NaN or infinite loss (or gradient) touches the weights."""
+    a = run.args
+    x_o = x_o.to(run.dev, non_blocking=True, memory_format=run.memory_format)
+    x_j = x_j.to(run.dev, non_blocking=True, memory_format=run.memory_format)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.aux_optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(run.dev.type, dtype=torch.bfloat16) if a["amp"] else contextlib.nullcontext():
+        out_net = run.net(x_o)
+    out = run.criterion(_float32(out_net) if a["amp"] else out_net, x_o, x_j)
+    loss_value = distributed.mean_over_ranks(out["loss"].detach(), run.world)
+    if not math.isfinite(loss_value):
+        raise NonFiniteLossError(run.dir, run.step + 1, f"loss is {loss_value}")
+    out["loss"].backward()
+    if a["clip_max_norm"] > 0:
+        norm = torch.nn.utils.clip_grad_norm_(run.net.parameters(), a["clip_max_norm"])
+        if not math.isfinite(float(norm)):
+            raise NonFiniteLossError(run.dir, run.step + 1, f"gradient norm is {float(norm)}")
+    run.optimizer.step()
+    aux_loss = run.model.aux_loss()  # no image data in it: no DDP sync needed
+    aux_loss.backward()
+    run.aux_optimizer.step()
+    run.step += 1
+    _schedule(run, loss_value)
+    return out, aux_loss, loss_value
+
+
+def _schedule(run: Run, loss_value: float) -> None:
+    """Step the lr scheduler: every step, or (plateau) on the mean loss of each interval."""
+    run.interval_sum, run.interval_n = run.interval_sum + loss_value, run.interval_n + 1
+    if run.args["lr_schedule"] != "plateau":
+        run.lr_scheduler.step()
+    elif run.step % run.interval == 0:
+        run.lr_scheduler.step(run.interval_sum / run.interval_n)
+        run.interval_sum, run.interval_n = 0.0, 0
+
+
+def _log(run: Run, log: IO[str] | None, bar: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """Append ``record`` to log.jsonl (rank 0) and show it on the progress bar."""
+    run.last_record = record
+    if log is not None:
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+    bar.set_postfix(loss=f"{record['loss']:.4g}", bpp=f"{record['bpp_loss']:.3f}", refresh=False)
+    return record
+
+
+def _save(run: Run, final: bool) -> None:
+    """The checkpoint (rank 0): weights, optimisers, scheduler, step, RNG, loop state."""
+    if not run.is_main:
+        return
+    save_checkpoint(
+        run.dir / CHECKPOINT_NAME, run.model, optimizer=run.optimizer, aux_optimizer=run.aux_optimizer,
+        lr_scheduler=run.lr_scheduler, step=run.step, epoch=run.step // run.steps_per_epoch,
+        meta={**run.meta, "steps": run.step, "epoch": run.step / run.steps_per_epoch, "complete": final},
+        rng=rng_state(),
+        train_state={"elapsed": run.seconds(), "interval_sum": run.interval_sum,
+                     "interval_n": run.interval_n, "last_record": run.last_record})
+
+
+def _write_done(run: Run, cfg: dict[str, Any], digest: str) -> None:
+    """done.json: the run finished with this config and budget."""
+    write_json(run.dir / DONE_NAME, {
+        "run": run.dir.name, "method": run.args["loss"], "config_digest": digest, "config": cfg,
+        "steps": run.step, "epochs": run.step / run.steps_per_epoch, "seconds": run.seconds(),
+        "final": run.last_record, "checkpoint": CHECKPOINT_NAME,
+        "finished": _dt.datetime.now().isoformat(timespec="seconds"),
+    })
 
 
 def configure_optimizers(model: nn.Module, lr: float = 1e-4, aux_lr: float = 1e-3):
@@ -718,68 +785,6 @@ def _progress_bar(total: int, initial: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True, leave=False)
-
-
-# ---- distributed
-
-
-def _setup_distributed(device: str) -> tuple[int, int, torch.device, bool]:
-    """(rank, world size, device, whether we created the process group)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    use_cuda = torch.cuda.is_available() if device == "auto" else str(device).startswith("cuda")
-    if world <= 1 and not (dist.is_available() and dist.is_initialized()):
-        dev = torch.device("cuda" if use_cuda and device == "auto" else ("cpu" if device == "auto" else device))
-        return 0, 1, dev, False
-    owns = False
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-        owns = True
-    rank, world = dist.get_rank(), dist.get_world_size()
-    if use_cuda:
-        local = int(os.environ.get("LOCAL_RANK", rank % max(torch.cuda.device_count(), 1)))
-        torch.cuda.set_device(local)
-        dev = torch.device("cuda", local)
-    else:
-        dev = torch.device("cpu")
-    return rank, world, dev, owns
-
-
-def _wrap_ddp(model: nn.Module, dev: torch.device) -> nn.Module:
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
-    # The quantiles only see the aux loss (data-free, identical on every rank): keep them
-    # out of DDP's gradient buckets, or it waits forever for their gradient.
-    quantiles = [n for n, _ in model.named_parameters() if n.endswith(".quantiles")]
-    DDP._set_params_and_buffers_to_ignore_for_model(model, quantiles)
-    # Buffers (entropy-model tables) are equal on every rank and not trained: no per-step sync.
-    import inspect
-
-    sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in inspect.signature(DDP).parameters
-            else {"broadcast_buffers": False})
-    return DDP(model, device_ids=[dev.index] if dev.type == "cuda" else None, **sync)
-
-
-def _mean_over_ranks(value: torch.Tensor, world: int) -> float:
-    if world > 1:
-        value = value.clone()
-        dist.all_reduce(value)  # a NaN on any rank stops every rank at the same step
-        value /= world
-    return float(value)
-
-
-def _barrier(world: int) -> None:
-    if world > 1:
-        dist.barrier()
-
-
-@contextlib.contextmanager
-def _rank0_first(rank: int, world: int):
-    """Rank 0 runs the block first (downloads into the shared cache), then the others."""
-    if rank != 0:
-        _barrier(world)
-    yield
-    if rank == 0:
-        _barrier(world)
 
 
 # ============================================================================= CLI

@@ -2,7 +2,7 @@
 
 Every base model (``baseline-<metric>-q<k>`` in the models folder) and JPEG at
 quality factors 5-95 code the same test images in one run; the numbers are those of
-``jndlc_helpers.basecheck.base_model_report``. The headline value is the MSE family's
+``jndlc_helpers.evaluation.basecheck.base_model_report``. The headline value is the MSE family's
 rate relative to JPEG at equal PSNR (1 + BD-rate/100, PCHIP): below 1 is better.
 
     python benchmarks/bench_base_models.py [--models DIR] [--data DIR] [--unfinished]
@@ -22,7 +22,10 @@ from common import write_result
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jndlc_helpers import basecheck, config, evaluate, metrics, models, pairs  # noqa: E402
+from jndlc_helpers import config  # noqa: E402
+from jndlc_helpers.codec import models  # noqa: E402
+from jndlc_helpers.data import pairs  # noqa: E402
+from jndlc_helpers.evaluation import basecheck, evaluate, metrics  # noqa: E402
 
 JPEG_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import write_result  # noqa: E402
-from jndlc_helpers import embedded  # noqa: E402
-from jndlc_helpers.labellers import LABEL_THREADS  # noqa: E402
+from jndlc_helpers.data import embedded  # noqa: E402
+from jndlc_helpers.data.labellers import LABEL_THREADS  # noqa: E402
 
 
 def time_build(labeller: str, root: Path, threads: int | None) -> float:

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import compressai.utils.eval_model.__main__ as em  # sets torch to 1 thread
 
-    from jndlc_helpers.evaluate import evaluate_model
+    from jndlc_helpers.evaluation.evaluate import evaluate_model
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -37,7 +37,7 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from jndlc_helpers import train  # noqa: E402
+from jndlc_helpers.codec import train  # noqa: E402
 
 N, M, BATCH, PATCH, LMBDA = 64, 96, 8, 128, 0.0130
 TAIL = 20  # steps whose mean loss is compared

@@ -48,7 +48,7 @@ def _reproduce(args: argparse.Namespace) -> None:
 
 
 def _build_data(args: argparse.Namespace) -> None:
-    from . import embedded
+    from .data import embedded
 
     if args.smoke:
         root = embedded.build_smoke(args.root or "data/smoke")
@@ -60,7 +60,9 @@ def _build_data(args: argparse.Namespace) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> None:
-    from . import config, corpus, train
+    from . import config
+    from .data import corpus
+    from .codec import train
 
     recipe = dict(config.PRETRAIN[args.profile])
     unknown = sorted(set(overrides := parse_overrides(args.set)) - set(recipe))
@@ -76,13 +78,13 @@ def _pretrain(args: argparse.Namespace) -> None:
 
 
 def _build_corpus(args: argparse.Namespace) -> None:
-    from .corpus import build_corpus
+    from .data.corpus import build_corpus
 
     print(f"corpus: {build_corpus(args.dest, force=args.force)}")
 
 
 def _fetch_kodak(args: argparse.Namespace) -> None:
-    from .kodak import fetch_kodak
+    from .data.kodak import fetch_kodak
 
     print(f"Kodak images: {fetch_kodak(args.dest)}")
 
@@ -127,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=_build_corpus)
 
-    p = sub.add_parser("train", help="one training run; see python -m jndlc_helpers.train -h",
+    p = sub.add_parser("train", help="one training run; see python -m jndlc_helpers.codec.train -h",
                        add_help=False)
     p.set_defaults(func=None)
 
@@ -140,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
-        from . import train
+        from .codec import train
 
         return train.main(argv[1:])
     args = build_parser().parse_args(argv)

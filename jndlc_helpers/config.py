@@ -118,7 +118,7 @@ _SMOKE: dict[str, Any] = {
 PROFILES: dict[str, dict[str, Any]] = {"smoke": _SMOKE, "quick": _QUICK, "paper": _PAPER}
 
 # The recipe of our base models (``make pretrain`` = ``python -m jndlc_helpers pretrain``),
-# trained on the photo corpus of ``corpus.py`` (disjoint by source from the JND set).
+# trained on the photo corpus of ``data/corpus.py`` (disjoint by source from the JND set).
 # One MSE model from scratch (the anchor), the other MSE qualities warm-started from
 # it, each MS-SSIM model from the MSE model of its quality. Why these numbers:
 # - mean-scale hyperprior (mbt2018-mean) N=64, M=96: the mean prediction is worth

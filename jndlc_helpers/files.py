@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the checkout, when run from one
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 
 
@@ -58,7 +59,7 @@ def portable_path(path: str | os.PathLike | None) -> str | None:
     p = Path(path)
     if p.is_absolute():
         try:
-            return str(p.resolve().relative_to(Path(__file__).resolve().parents[1]))
+            return str(p.resolve().relative_to(PACKAGE_PARENT))
         except ValueError:
             pass
     return str(path)

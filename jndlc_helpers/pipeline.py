@@ -36,7 +36,7 @@ def prov(params: dict[str, Any]) -> dict[str, Any]:
     out = config.provenance(params)
     out["data"] = display_path(params.get("data_root"), params.get("run_dir"))
     if params.get("jod"):
-        from .evaluate import JOD_DISPLAY
+        from .evaluation.evaluate import JOD_DISPLAY
 
         out["jod_display"] = JOD_DISPLAY
         out["jod_threshold"] = jod_threshold(params)
@@ -63,7 +63,7 @@ def prepare_data(params: dict[str, Any], progress: bool = True) -> Path:
     """Build the embedded (or smoke) dataset when the profile uses one; check the
     layout of a user's dataset otherwise, decode every image once and refuse labels
     whose search failed. Returns the data root."""
-    from . import embedded, labellers, pairs
+    from .data import embedded, labellers, pairs
 
     given = params.get("data_root")
     if params["profile"] == "smoke":
@@ -74,7 +74,7 @@ def prepare_data(params: dict[str, Any], progress: bool = True) -> Path:
     elif not given or not Path(given).is_dir():
         raise FileNotFoundError(
             f"data_root={given!r} is not a folder: convert VideoSet (or another JND "
-            "set) with jndlc_helpers.convert first and pass -p data_root=PATH"
+            "set) with jndlc_helpers.data.convert first and pass -p data_root=PATH"
         )
     else:
         root = Path(given)
@@ -112,7 +112,7 @@ def _rel(path: Path, root: Path | None) -> str:
 
 
 def test_pairs(params: dict[str, Any]) -> list[tuple[Path, Path]]:
-    from . import pairs
+    from .data import pairs
 
     return pairs.find_pairs(Path(params["data_root"]) / "test")
 
@@ -121,7 +121,7 @@ def test_pairs(params: dict[str, Any]) -> list[tuple[Path, Path]]:
 def ensure_base_models(params: dict[str, Any], progress: bool = True) -> str:
     """Where fine-tuning starts: the zoo, a folder of the project's base models (trained
     here first when missing, with the profile's ``pretrain_steps``), or scratch."""
-    from . import train
+    from .codec import train
 
     init = params["pretrained"]
     if init in ("zoo", "scratch"):
@@ -143,7 +143,7 @@ def ensure_base_models(params: dict[str, Any], progress: bool = True) -> str:
 def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     """The pretrained-baseline control, then every (loss, metric, quality) run.
     Finished runs are skipped; interrupted ones resume. Returns one row per model."""
-    from . import train
+    from .codec import train
 
     kw = train.profile_kwargs(params)
     kw["init"] = ensure_base_models(params, progress)
@@ -194,7 +194,7 @@ def training_curves(params: dict[str, Any]) -> pd.DataFrame:
 # ---------------------------------------------------------------- 03 evaluation
 def rd_jobs(params: dict[str, Any]) -> list[dict[str, Any]]:
     """Every model and every classical anchor setting to evaluate."""
-    from . import evaluate
+    from .evaluation import evaluate
 
     models = pd.read_csv(run_path(params, "models", "models.csv"))
     jobs = [dict(method=r.method, family=r.family, quality=int(r.quality), lmbda=float(r.lmbda),
@@ -204,7 +204,7 @@ def rd_jobs(params: dict[str, Any]) -> list[dict[str, Any]]:
 
 def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     """The tidy per-image RD table (resumable), CompressAI-style JSONs, JND qualities."""
-    from . import evaluate, metrics
+    from .evaluation import evaluate, metrics
 
     pairs_ = test_pairs(params)
     rd = evaluate.evaluate_all(rd_jobs(params), [ref for ref, _ in pairs_], run_path(params, "results", "rd.csv"),
@@ -216,7 +216,7 @@ def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
 
 
 def rd_table(params: dict[str, Any]) -> pd.DataFrame:
-    from . import evaluate
+    from .evaluation import evaluate
 
     return evaluate.read_table(run_path(params, "results", "rd.csv"))
 
@@ -227,7 +227,7 @@ def jnd_quality(params: dict[str, Any]) -> pd.DataFrame:
 
 def figure_rd(params: dict[str, Any]):
     """Fig. 2, written to figures/fig2_rd_curves.{png,pdf}; returns the PNG for display."""
-    from . import figures
+    from .report import figures
 
     rd = rd_table(params)
     metrics = ("psnr", "ms_ssim_db", "jod") if has_jod(rd) else ("psnr", "ms_ssim_db")
@@ -251,7 +251,8 @@ def proposed_methods(params: dict[str, Any]) -> list[str]:
 def bd_rate_tables(params: dict[str, Any]) -> pd.DataFrame:
     """All BD-rates (both anchors, cubic and PCHIP, both aggregates) and Table I
     against each anchor, as CSV, Markdown and LaTeX."""
-    from . import bdrate, tables
+    from .evaluation import bdrate
+    from .report import tables
 
     rd = rd_table(params)
     proposed = proposed_methods(params) + (["baseline"] if "baseline" in params["losses"] else [])
@@ -274,7 +275,8 @@ def table_markdown(params: dict[str, Any], name: str) -> str:
 def bs_jnd_tables(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-image BS_JND and its summary against both baselines; Table II against the
     pretrained baseline (the paper's) and against the fine-tuned one (the control)."""
-    from . import bsjnd, tables
+    from .evaluation import bsjnd
+    from .report import tables
 
     rd, jq = rd_table(params), jnd_quality(params)
     per, summary = [], []
@@ -303,7 +305,7 @@ def bs_jnd_tables(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def figure_bs_jnd_example(params: dict[str, Any], image: str | None = None):
     """Fig. 5 for one test image (MSE family, PSNR), written to figures/; returns the PNG."""
-    from . import figures
+    from .report import figures
 
     rd, jq = rd_table(params), jnd_quality(params)
     image = image or str(jq["image"].iloc[0])
@@ -322,7 +324,8 @@ def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
     recon/ (skipped when present), and a widgets.Gallery over them."""
     from tqdm.auto import tqdm
 
-    from . import evaluate, widgets
+    from .evaluation import evaluate
+    from .report import widgets
     from .files import load_rgb, save_png
 
     refs = {ref.stem: ref for ref, _ in test_pairs(params)}
@@ -346,7 +349,7 @@ def visual_source(params: dict[str, Any], progress: bool = False) -> tuple[Path,
     """The image shown in Figs. 3-4 and the RD rows to pick qualities from: the first
     Kodak image when ``kodak_root`` is set (the paper's choice; it is coded by every
     model once, into results/rd_kodak.csv), else the first test image."""
-    from . import evaluate
+    from .evaluation import evaluate
     from .files import list_images
 
     if not params.get("kodak_root"):
@@ -364,7 +367,7 @@ def figure_visual(params: dict[str, Any], methods: list[str] | None = None,
                   target_bpp: float | None = None, crop_box: tuple[int, int, int, int] | None = None) -> list:
     """Figs. 3-4: per training metric, the first test image coded by each method at the
     quality closest to ``target_bpp``; also the static side-by-side fallback PNGs."""
-    from . import figures
+    from .report import figures
     from .files import load_rgb
 
     ref, rd = visual_source(params)
@@ -391,7 +394,8 @@ def plot_pair(params: dict[str, Any], index: int = 0):
     import numpy as np
     from matplotlib.figure import Figure
 
-    from . import figures, pairs
+    from .data import pairs
+    from .report import figures
 
     ref_path, jnd_path = test_pairs(params)[index]
     ref, jnd = pairs.load_pair(ref_path, jnd_path)
@@ -412,7 +416,7 @@ def training_curves_figure(params: dict[str, Any]):
     (IWL's loss, eq. 7, can be negative: a log axis would drop it)."""
     from matplotlib.figure import Figure
 
-    from . import figures
+    from .report import figures
 
     curves = training_curves(params)
     fig = Figure(figsize=(12, 4.4))
@@ -434,7 +438,7 @@ def training_curves_figure(params: dict[str, Any]):
 
 def plot_training_curves(params: dict[str, Any]):
     """``training_curves_figure`` written to figures/training_curves.png; returns the PNG."""
-    from . import figures
+    from .report import figures
 
     fig = training_curves_figure(params)
     return _png(figures.save_figure(fig, run_path(params, "figures", "training_curves"), formats=("png",))[0])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config
-from .files import read_json, write_json, write_text
+from .files import PACKAGE_PARENT, read_json, write_json, write_text
 
 NOTEBOOKS = (
     "01_prepare_data.ipynb",
@@ -43,7 +43,7 @@ def project_root() -> Path:
     """The checkout holding ``notebooks/`` (JNDLC_ROOT overrides)."""
     if os.environ.get("JNDLC_ROOT"):
         return Path(os.environ["JNDLC_ROOT"]).resolve()
-    here = Path(__file__).resolve().parents[1]
+    here = PACKAGE_PARENT
     if (here / "notebooks").is_dir():
         return here
     return Path.cwd().resolve()
@@ -239,19 +239,7 @@ def reproduce(
     root = project_root()
     params["run_dir"] = str(run_dir)
     manifest_path = run_dir / "manifest.json"
-    manifest = read_json(manifest_path) if manifest_path.exists() and not force else {}
-    stored = portable(params, run_dir)
-    if manifest and manifest.get("params") != stored:
-        raise ChainError(
-            f"{run_dir} holds a run with other parameters; use another --run-dir or --force "
-            f"(changed: {sorted(k for k in stored if manifest['params'].get(k) != stored[k])})"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "params.json", stored)
-    manifest = manifest or {"profile": profile, "params": stored, "notebooks": {}}
-    manifest.pop("changed_by_hand", None)  # stale notebooks are redone below
-    manifest["environment"] = environment()
-    write_json(manifest_path, manifest)
+    manifest = _start_manifest(manifest_path, profile, portable(params, run_dir), force)
 
     # The kernel must be this interpreter (the venv's), whatever PATH says.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
@@ -301,6 +289,25 @@ def reproduce(
     if figures_dir is not None:
         publish_figures(run_dir / "figures", Path(figures_dir))
     return run_dir
+
+
+def _start_manifest(path: Path, profile: str, stored: dict[str, Any], force: bool) -> dict[str, Any]:
+    """The run folder's manifest, kept when it holds a run with the same parameters
+    (its finished notebooks are skipped), started afresh with ``force``."""
+    run_dir = path.parent
+    manifest = read_json(path) if path.exists() and not force else {}
+    if manifest and manifest.get("params") != stored:
+        raise ChainError(
+            f"{run_dir} holds a run with other parameters; use another --run-dir or --force "
+            f"(changed: {sorted(k for k in stored if manifest['params'].get(k) != stored[k])})"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "params.json", stored)
+    manifest = manifest or {"profile": profile, "params": stored, "notebooks": {}}
+    manifest.pop("changed_by_hand", None)  # stale notebooks are redone below
+    manifest["environment"] = environment()
+    write_json(path, manifest)
+    return manifest
 
 
 def dead_kernel_message(name: str, manifest: dict[str, Any], profile: str, run_dir: Path) -> str:

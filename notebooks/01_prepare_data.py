@@ -22,7 +22,7 @@
 # `root/{train,test}/{Ref,JND1}`.
 #
 # * **paper** profile: point `data_root` at a dataset converted with
-#   `jndlc_helpers.convert` (VideoSet, MCL-JCI or KonJND-1k; see the README).
+#   `jndlc_helpers.data.convert` (VideoSet, MCL-JCI or KonJND-1k; see the README).
 # * **quick** profile (the embedded default): photographs that ship inside
 #   scikit-image and matplotlib, with **proxy** JND1 labels from ColorVideoVDP:
 #   JND1 is the JPEG encode at the lowest quality whose predicted JOD stays within
@@ -30,6 +30,9 @@
 #   numbers built on them say so.
 # * **smoke** profile: four 256x256 crops labelled with the NAMM pixel-domain JND
 #   profile, for the tests.
+#
+# The work is done by `jndlc_helpers.data` (pairs, splits, converters, labellers,
+# the embedded set), called through `jndlc_helpers.pipeline`.
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | paper

@@ -29,13 +29,14 @@
 # | `fwl` | w d(x_o, x_hat) + (1-w) MSE(F(x_hat), F(x_j)), w = 0.9 | eq. 8 |
 #
 # **The IWL finding.** In eq. 7 the term d(x_o, x_j) does not depend on the network,
-# so IWL's gradients are exactly the baseline's (a test in `tests/test_losses.py`
+# so IWL's gradients are exactly the baseline's (a test in `tests/codec/test_losses.py`
 # checks it). Any IWL gain over the *pretrained* baseline is a gain of fine-tuning on
 # the new data, which is why every table here also compares against `baseline`
 # fine-tuned on the same data for the same budget. `iwl-hinge` is one way to make the
 # image-wise idea bite; it is ours and labelled so.
 #
-# Runs resume after an interruption and finished runs are skipped.
+# Runs resume after an interruption and finished runs are skipped. Models, losses and
+# the training loop live in `jndlc_helpers.codec`.
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | paper
@@ -43,7 +44,7 @@ run_dir = ""  # empty means runs/PROFILE
 losses = None  # None means the profile, e.g. baseline pwl iwl iwl-hinge fwl
 metrics = None  # mse and/or ms-ssim
 qualities = None  # CompressAI zoo qualities 1-6 (the paper lambdas)
-max_steps = None  # step budget per run (quick: 150); None with epochs means the paper 100 epochs
+max_steps = None  # step budget per run; None means the profile's (jndlc_helpers/config.py; paper: 100 epochs)
 epochs = None
 batch_size = None
 patch_size = None

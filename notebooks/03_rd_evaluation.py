@@ -22,7 +22,8 @@
 # encoder-side reconstruction. Metrics are computed on 8-bit RGB reconstructions:
 # PSNR, MS-SSIM, MS-SSIM in dB and, as an extra perceptual column, ColorVideoVDP's JOD.
 # Classical anchors (JPEG, WebP, AVIF through Pillow) go through the same metrics.
-# The evaluation resumes where it stopped.
+# The evaluation resumes where it stopped (`jndlc_helpers.evaluation`; the figure comes
+# from `jndlc_helpers.report`).
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | paper

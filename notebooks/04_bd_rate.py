@@ -25,7 +25,8 @@
 # otherwise the range of per-image values. Curves that don't overlap enough give NaN
 # with the reason, never an extrapolated number. Two anchors: the pretrained
 # baseline (the paper's comparison) and the baseline fine-tuned on the same data for
-# the same budget (the control).
+# the same budget (the control). BD-rate is computed in `jndlc_helpers.evaluation`,
+# the tables are written by `jndlc_helpers.report`.
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | paper

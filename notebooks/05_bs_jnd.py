@@ -22,7 +22,8 @@
 # (bpp_proposed - bpp_baseline) / bpp_baseline x 100. Images whose q_J lies outside a
 # curve are left out, counted, and named in the table's note. When JOD is computed,
 # extra rows (ours, not the paper's) read each curve in JOD at 10 - tau, the
-# threshold that defines the proxy JND label.
+# threshold that defines the proxy JND label. BS_JND is computed in
+# `jndlc_helpers.evaluation`, its table and figure come from `jndlc_helpers.report`.
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | paper

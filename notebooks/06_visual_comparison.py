@@ -20,7 +20,7 @@
 # with zoomed crops and their bpp, PSNR and MS-SSIM. In JupyterLab, the widget below
 # lets you pick an image, a quality and two methods and move a boundary between the
 # two reconstructions; in a headless run or exported HTML, the static side-by-side
-# figure stands in for it.
+# figure stands in for it. Figures and the widget live in `jndlc_helpers.report`.
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | paper
@@ -50,6 +50,6 @@ for f in figs:
 
 # %%
 if widget:
-    from jndlc_helpers.widgets import ComparisonWidget
+    from jndlc_helpers.report.widgets import ComparisonWidget
 
     display(ComparisonWidget(gallery).widget)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from jndlc_helpers.checkpoint import OFFLINE_ENV
+from jndlc_helpers.codec.checkpoint import OFFLINE_ENV
 
 
 def smooth_rgb(h: int = 64, w: int = 48, seed: int = 0, high: int = 200) -> np.ndarray:

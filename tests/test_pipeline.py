@@ -81,7 +81,7 @@ def write_results(run, n_images=3):
 
     import pandas as pd
 
-    from jndlc_helpers.evaluate import COLUMNS
+    from jndlc_helpers.evaluation.evaluate import COLUMNS
 
     rows = []
     for i in range(n_images):

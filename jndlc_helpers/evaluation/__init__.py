@@ -1,0 +1,11 @@
+"""Evaluation: 8-bit metrics, coding test images with a model or a classical anchor,
+BD-rate, BS_JND, and the sanity check of the base models."""
+from .._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "metrics": ("psnr", "ms_ssim", "ms_ssim_db", "image_metrics"),
+    "evaluate": ("evaluate_model", "evaluate_anchor", "evaluate_all", "reconstruct", "write_compressai_json"),
+    "bdrate": ("bd_rate", "bd_rate_table"),
+    "bsjnd": ("bsjnd_per_image", "bsjnd_summary"),
+    "basecheck": ("base_model_report",),
+})

@@ -1,0 +1,371 @@
+"""The paper's figures: RD curves (Fig. 2), one image's JND read-off (Fig. 5), and
+visual comparisons at similar bitrates (Figs. 3-4). PNG + PDF.
+
+Figures are ``matplotlib.figure.Figure`` objects drawn by the Agg renderer, never
+through pyplot: nothing here changes the notebook's backend or needs a display.
+
+Every figure carries ``config.provenance_label(provenance)`` as a footer, so a plot
+made with proxy labels or a small model never passes for the paper's.
+"""
+from __future__ import annotations
+
+import io
+import os
+import textwrap
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..config import provenance_label
+from ..files import atomic_write
+
+METHOD_LABELS = {
+    "baseline-pretrained": "Baseline (pretrained)",
+    "baseline": "Baseline (fine-tuned)",
+    "pwl": "PWL",
+    "iwl": "IWL",
+    "iwl-hinge": "IWL-hinge (ours)",
+    "fwl": "FWL",
+    "jpeg": "JPEG",
+    "webp": "WebP",
+    "avif": "AVIF",
+    "jpeg2000": "JPEG2000",
+}
+FAMILY_LABELS = {"mse": "MSE", "ms-ssim": "MSSSIM"}
+METRIC_LABELS = {"psnr": "PSNR [dB]", "ms_ssim_db": "MS-SSIM [dB]", "ms_ssim": "MS-SSIM",
+                 "jod": "JOD (ColorVideoVDP; ours, not the paper's)"}
+_STYLE = {
+    "baseline-pretrained": dict(color="0.45", linestyle=":", marker="s"),
+    "baseline": dict(color="black", linestyle="-", marker="s"),
+    "pwl": dict(color="tab:green", marker="^"),
+    "iwl": dict(color="tab:blue", marker="o"),
+    "iwl-hinge": dict(color="tab:purple", marker="D"),
+    "fwl": dict(color="tab:red", marker="v"),
+}
+
+
+def label(method: str, family: str | None = None) -> str:
+    """Display name: 'IWL-MSE', 'Baseline (fine-tuned)-MSSSIM', 'JPEG'."""
+    name = METHOD_LABELS.get(method, method)
+    if family and family != "anchor":
+        name += f"-{FAMILY_LABELS.get(family, family)}"
+    return name
+
+
+def add_provenance(fig: Figure, provenance: Mapping[str, Any] | None, width: int = 140) -> None:
+    """Print the provenance label as a small footer under the axes."""
+    if provenance is None:
+        return
+    text = "\n".join(textwrap.wrap(provenance_label(dict(provenance)), width))
+    fig.text(0.01, 0.005, text, fontsize=6.5, color="0.3", ha="left", va="bottom")
+
+
+def save_figure(fig: Figure, out_base: str | os.PathLike, formats: Sequence[str] = ("png", "pdf"),
+                dpi: int = 150) -> list[Path]:
+    """Write ``out_base.png`` and ``out_base.pdf`` atomically."""
+    out_base = Path(out_base)
+    paths = []
+    for fmt in formats:
+        path = out_base.with_name(out_base.name + f".{fmt}")
+        atomic_write(path, lambda p, fmt=fmt: fig.savefig(p, format=fmt, dpi=dpi))
+        paths.append(path)
+    return paths
+
+
+def rd_average(df: pd.DataFrame) -> pd.DataFrame:
+    """Dataset-average RD points: mean bpp and quality per (method, family, quality)."""
+    cols = [c for c in ("bpp", "psnr", "ms_ssim", "ms_ssim_db", "jod") if c in df]
+    out = df.groupby(["method", "family", "quality"], as_index=False)[cols].mean()
+    return out.sort_values(["method", "family", "bpp"]).reset_index(drop=True)
+
+
+def _plot_method(ax, pts: pd.DataFrame, method: str, family: str, metric: str, **extra) -> None:
+    style = dict(_STYLE.get(method, {}))
+    if family == "anchor":
+        style = dict(linestyle="--", marker=".", alpha=0.8)
+    style.update(extra)
+    pts = pts.sort_values("bpp")
+    ax.plot(pts["bpp"], pts[metric], label=label(method, family), linewidth=1.2, markersize=4, **style)
+
+
+def plot_rd_curves(
+    df: pd.DataFrame,
+    out_base: str | os.PathLike,
+    provenance: Mapping[str, Any] | None,
+    methods: Iterable[str] | None = None,
+    anchors: Iterable[str] | None = None,
+    families: Sequence[str] = ("mse", "ms-ssim"),
+    metrics: Sequence[str] = ("psnr", "ms_ssim_db"),
+    title: str = "RD performance on the test set",
+) -> list[Path]:
+    """Fig. 2: rows = training metric (family), columns = PSNR / MS-SSIM (dB) (/ JOD).
+
+    Curves are dataset averages per quality; classical anchors (family "anchor")
+    are drawn dashed in every panel. Writes ``out_base``.png and .pdf.
+    """
+    fig = rd_curves_figure(df, provenance, methods, anchors, families, metrics, title)
+    return save_figure(fig, out_base)
+
+
+def rd_curves_figure(
+    df: pd.DataFrame,
+    provenance: Mapping[str, Any] | None,
+    methods: Iterable[str] | None = None,
+    anchors: Iterable[str] | None = None,
+    families: Sequence[str] = ("mse", "ms-ssim"),
+    metrics: Sequence[str] = ("psnr", "ms_ssim_db"),
+    title: str = "RD performance on the test set",
+) -> Figure:
+    """The Fig. 2 figure object (for notebooks); see ``plot_rd_curves``."""
+    avg = rd_average(df)
+    learned = [m for m in (methods or sorted(set(avg["method"][avg["family"] != "anchor"])))]
+    anchor_names = list(anchors) if anchors is not None else sorted(set(avg["method"][avg["family"] == "anchor"]))
+    fig = Figure(figsize=(5.2 * len(metrics), 4.0 * len(families) + 0.6))
+    axes = fig.subplots(len(families), len(metrics), squeeze=False)
+    for i, family in enumerate(families):
+        for j, metric in enumerate(metrics):
+            ax = axes[i][j]
+            for m in learned:
+                pts = avg[(avg["method"] == m) & (avg["family"] == family)]
+                if len(pts):
+                    _plot_method(ax, pts, m, family, metric)
+            for m in anchor_names:
+                pts = avg[(avg["method"] == m) & (avg["family"] == "anchor")]
+                if len(pts):
+                    _plot_method(ax, pts, m, "anchor", metric)
+            ax.set_xlabel("bpp")
+            ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+            ax.set_title(f"{FAMILY_LABELS.get(family, family)}-trained models, {METRIC_LABELS.get(metric, metric)}",
+                         fontsize=9)
+            ax.grid(True, alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    add_provenance(fig, provenance)
+    return fig
+
+
+def plot_image_rd(
+    df: pd.DataFrame,
+    image: str,
+    q_jnd: float,
+    out_base: str | os.PathLike,
+    provenance: Mapping[str, Any] | None,
+    methods: Sequence[str] = ("baseline", "iwl", "fwl"),
+    family: str = "mse",
+    metric: str = "psnr",
+    interp: str = "pchip",
+) -> list[Path]:
+    """Fig. 5: one image's RD curves, its JND quality line and the bitrates read off.
+
+    Rates are read with ``bsjnd.rate_at_quality`` (the same rule as Table II); a
+    method whose curve does not reach q_J gets no marker and says so in the legend.
+    """
+    fig = image_rd_figure(df, image, q_jnd, provenance, methods, family, metric, interp)
+    return save_figure(fig, out_base)
+
+
+def image_rd_figure(
+    df: pd.DataFrame,
+    image: str,
+    q_jnd: float,
+    provenance: Mapping[str, Any] | None,
+    methods: Sequence[str] = ("baseline", "iwl", "fwl"),
+    family: str = "mse",
+    metric: str = "psnr",
+    interp: str = "pchip",
+) -> Figure:
+    """The Fig. 5 figure object; see ``plot_image_rd``."""
+    from ..evaluation.bsjnd import monotone_curve, rate_at_quality
+
+    sub = df[(df["image"].astype(str) == str(image)) & (df["family"] == family)]
+    if sub.empty:
+        raise ValueError(f"no rows for image {image!r}, family {family!r}")
+    fig = Figure(figsize=(6.4, 4.8))
+    ax = fig.subplots()
+    for k, m in enumerate(methods):
+        pts = sub[sub["method"] == m]
+        if pts.empty:
+            continue
+        rate, why = rate_at_quality(pts["bpp"], pts[metric], q_jnd, interp)
+        style = {"color": f"C{k}", **_STYLE.get(m, {})}
+        tag = f" ({rate:.3f} bpp at JND)" if why is None else " (does not reach JND)"
+        ax.plot(pts["bpp"], pts[metric], linestyle="none", marker=style.get("marker", "o"),
+                color=style.get("color"), markersize=4)
+        b, q = monotone_curve(pts["bpp"], pts[metric])
+        line = _dense_curve(b, q, interp)
+        ax.plot(line[0], line[1], color=style.get("color"), linestyle=style.get("linestyle", "-"),
+                linewidth=1.2, label=label(m, family) + tag)
+        if why is None:
+            ax.axvline(rate, color=style.get("color"), linestyle=":", linewidth=1)
+            ax.plot([rate], [q_jnd], marker="*", markersize=11, color=style.get("color"))
+    ax.axhline(q_jnd, color="tab:orange", linestyle="--", linewidth=1.2,
+               label=f"JND quality ({METRIC_LABELS.get(metric, metric)} = {q_jnd:.3f})")
+    ax.set_xlabel("bpp")
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(f"JND-level quality for image {image}", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    add_provenance(fig, provenance, width=100)
+    return fig
+
+
+def _dense_curve(b: np.ndarray, q: np.ndarray, interp: str) -> tuple[np.ndarray, np.ndarray]:
+    """The interpolated curve (bpp, quality) between the kept points."""
+    if len(b) < 2:
+        return b, q
+    qs = np.linspace(q[0], q[-1], 100)
+    if interp == "linear":
+        lb = np.interp(qs, q, np.log(b))
+    else:
+        from scipy.interpolate import PchipInterpolator
+
+        lb = PchipInterpolator(q, np.log(b))(qs)
+    return np.exp(lb), qs
+
+
+# --------------------------------------------------------------------------- visual comparisons
+
+def auto_crop(rgb: np.ndarray, size: int = 64) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the most detailed ``size`` square (gradient energy)."""
+    h, w = rgb.shape[:2]
+    size = min(size, h, w)
+    g = rgb.astype(np.float32).mean(axis=2)
+    e = np.abs(np.diff(g, axis=0, prepend=g[:1])) + np.abs(np.diff(g, axis=1, prepend=g[:, :1]))
+    ii = np.pad(e.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    s = ii[size:, size:] - ii[:-size, size:] - ii[size:, :-size] + ii[:-size, :-size]
+    top, left = np.unravel_index(int(np.argmax(s)), s.shape)
+    return int(top), int(left), size, size
+
+
+def caption(rec: Mapping[str, Any]) -> str:
+    """'<label>\\n<bpp> bpp | PSNR <..> dB | MS-SSIM <..>' for one reconstruction."""
+    ms = rec.get("ms_ssim", float("nan"))
+    ms_txt = "n/a (image too small)" if not np.isfinite(ms) else f"{ms:.4f}"
+    return f"{rec['label']}\n{rec['bpp']:.3f} bpp | PSNR {rec['psnr']:.2f} dB | MS-SSIM {ms_txt}"
+
+
+def _comparison_figure(original: np.ndarray, recs: Sequence[Mapping[str, Any]],
+                       crop: tuple[int, int, int, int] | None, title: str | None,
+                       provenance: Mapping[str, Any] | None) -> Figure:
+    from matplotlib.patches import Rectangle
+
+    crop = crop or auto_crop(original)
+    top, left, ch, cw = crop
+    panels = [{"label": "Original", "rgb": original}] + list(recs)
+    n = len(panels)
+    h, w = original.shape[:2]
+    fig = Figure(figsize=(3.2 * n, 3.2 * h / w + 3.6))
+    axes = fig.subplots(2, n, squeeze=False, gridspec_kw={"height_ratios": [h / w, 1.0]})
+    for k, p in enumerate(panels):
+        rgb = np.asarray(p["rgb"])
+        if rgb.shape != original.shape:
+            raise ValueError(f"reconstruction {p.get('label')!r} has shape {rgb.shape}, original {original.shape}")
+        ax, axz = axes[0][k], axes[1][k]
+        ax.imshow(rgb, interpolation="nearest")
+        ax.add_patch(Rectangle((left - 0.5, top - 0.5), cw, ch, fill=False, edgecolor="yellow", linewidth=1.2))
+        ax.set_title(p["label"] if k == 0 else caption(p), fontsize=7.5)
+        axz.imshow(rgb[top:top + ch, left:left + cw], interpolation="nearest")
+        axz.set_xlabel(f"zoom: rows {top}-{top + ch}, cols {left}-{left + cw}", fontsize=7)
+        for a in (ax, axz):
+            a.set_xticks([])
+            a.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    add_provenance(fig, provenance, width=40 * n)
+    return fig
+
+
+def visual_comparison(
+    original: np.ndarray,
+    recs: Sequence[Mapping[str, Any]],
+    out_base: str | os.PathLike,
+    provenance: Mapping[str, Any] | None,
+    crop: tuple[int, int, int, int] | None = None,
+    title: str | None = None,
+) -> list[Path]:
+    """Figs. 3-4: the original and each reconstruction, full and zoomed (PNG + PDF).
+
+    ``recs``: dicts with label, rgb ((H, W, 3) uint8), bpp, psnr, ms_ssim — e.g. from
+    ``reconstruct_closest``. ``crop`` is (top, left, height, width); by default the
+    most detailed 64 px square.
+    """
+    return save_figure(_comparison_figure(original, recs, crop, title, provenance), out_base)
+
+
+def side_by_side_png(
+    original: np.ndarray,
+    recs: Sequence[Mapping[str, Any]],
+    out_path: str | os.PathLike,
+    crop: tuple[int, int, int, int] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    title: str | None = None,
+) -> Path:
+    """A static PNG of the same comparison (the widgets' fallback without a kernel)."""
+    fig = _comparison_figure(original, recs, crop, title, provenance)
+    out_path = Path(out_path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return atomic_write(out_path, lambda p: p.write_bytes(buf.getvalue()))
+
+
+def pick_closest(df: pd.DataFrame, image: str, methods: Sequence[str], family: str,
+                 target_bpp: float) -> pd.DataFrame:
+    """For each method, the row of ``image`` whose bpp is closest to ``target_bpp``.
+
+    Closeness is measured on log bpp (a factor, not a difference). Methods with no
+    rows for the image are left out.
+    """
+    sub = df[(df["image"].astype(str) == str(image)) & df["method"].isin(methods)]
+    sub = sub[(sub["family"] == family) | (sub["family"] == "anchor")]
+    rows = []
+    for m in methods:
+        s = sub[(sub["method"] == m) & (sub["bpp"] > 0)]
+        if len(s):
+            rows.append(s.loc[(np.log(s["bpp"]) - np.log(target_bpp)).abs().idxmin()])
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def reconstruct_closest(
+    df: pd.DataFrame,
+    image_path: str | os.PathLike,
+    jobs: Sequence[Mapping[str, Any]],
+    target_bpp: float,
+    loader: Callable[[Any], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Reconstruct ``image_path`` with each method at the quality closest to ``target_bpp``.
+
+    ``jobs`` are ``evaluate.evaluate_all`` jobs (method, family, quality and
+    checkpoint or codec); the quality is picked from ``df``'s rows for this image.
+    Returns dicts (label, method, family, quality, rgb, bpp, psnr, ms_ssim) for
+    ``visual_comparison``.
+    """
+    from ..evaluation.evaluate import reconstruct
+    from ..files import load_rgb
+
+    rgb = load_rgb(image_path)
+    image = Path(image_path).stem
+    out = []
+    for (method, family), group in _group_jobs(jobs).items():
+        picked = pick_closest(df, image, [method], family, target_bpp)
+        if picked.empty:
+            raise ValueError(f"no evaluation rows for image {image!r}, method {method!r}, family {family!r}")
+        q = float(picked.iloc[0]["quality"])
+        job = next(j for j in group if float(j["quality"]) == q)
+        src = job.get("codec") or job["checkpoint"]
+        r = reconstruct(src, rgb, quality=q if "codec" in job else None, loader=loader)
+        out.append({"label": label(method, family), "method": method, "family": family, "quality": q, **r})
+    return out
+
+
+def _group_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for j in jobs:
+        groups.setdefault((j["method"], j["family"]), []).append(j)
+    return groups

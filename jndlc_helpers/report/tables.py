@@ -1,0 +1,281 @@
+"""Tables I (BD-rate) and II (BS_JND) beside the paper's values, as CSV, Markdown and LaTeX.
+
+Each table states how its numbers were obtained: the provenance label (profile, data,
+JND labeller, model, training budget), the anchor it is measured against, the
+aggregate and the interpolation. The paper's values were measured against the
+pretrained Cheng2020-attention baseline on VideoSet's test split; a difference
+column shows ours minus theirs.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..evaluation.bdrate import CUBIC_TOLERANCE, INTERVAL_BOOTSTRAP, MIN_IMAGES_FOR_INTERVAL, MIN_OVERLAP
+from ..evaluation.bsjnd import DEFAULT_METRIC
+from ..codec.features import feature_label
+from ..config import PAPER_TABLE_I, PAPER_TABLE_II, provenance_label
+from ..files import write_text
+
+BD_METRIC_TO_PAPER = {"psnr": "psnr", "ms_ssim_db": "ms-ssim", "ms_ssim": "ms-ssim"}
+PAPER_SETUP = "paper: Cheng2020-attention, pretrained baseline, VideoSet test split, human JND labels"
+INTERP_NAMES = {"cubic": "VCEG-M33 cubic polynomial", "pchip": "PCHIP", "linear": "piecewise-linear"}
+JOD_ROW_LABEL = "JOD (ours, not the paper's)"
+JOD_NOTE = "ours, not the paper's: ColorVideoVDP JOD axis"
+
+
+def describe(provenance: Mapping[str, Any]) -> str:
+    """The provenance label, naming the JND labeller even when it is the paper's."""
+    text = provenance_label(dict(provenance))
+    lab = provenance.get("labeller")
+    if lab is not None and str(lab) not in text:
+        text += f" | labeller={lab}"
+    return text
+
+
+def _first(rows: pd.DataFrame) -> pd.Series:
+    """The first row, or an empty Series (whose ``.get`` gives the default)."""
+    return rows.iloc[0] if len(rows) else pd.Series(dtype=object)
+
+
+BD_METRIC_NAMES = {"psnr": "PSNR", "ms_ssim_db": "MS-SSIM (dB)", "jod": JOD_ROW_LABEL}
+NO_PAPER_VALUE = "no paper value (not in the paper)"
+
+
+def _note(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _bd_metrics(bd: pd.DataFrame) -> list[str]:
+    """PSNR and MS-SSIM (dB) always (the paper's); JOD when it was computed."""
+    return ["psnr", "ms_ssim_db"] + (["jod"] if (bd["metric"] == "jod").any() else [])
+
+
+def fwl_note(key: str, features: str | None) -> str:
+    """'F = <feature extractor>' on FWL rows (empty elsewhere or when unknown)."""
+    return f"F = {feature_label(features)}" if features and key.split("-")[0] == "fwl" else ""
+
+
+def table_i(bd: pd.DataFrame, anchor: str = "baseline", aggregate: str = "average-curve",
+            features: str | None = None) -> pd.DataFrame:
+    """Table I: our BD-rates (``bdrate.bd_rate_table`` rows) beside the paper's.
+
+    One row per (method key, BD metric), the paper's keys first; ``ours`` is the PCHIP
+    headline with its interval (``low``, ``high``, ``interval``), ``cubic`` the
+    VCEG-M33 cross-check and ``cubic_check`` where it is not to be trusted. Rows in
+    JOD are ours, not the paper's, and say so. ``note`` gives the reason of every n/a
+    and, on FWL rows, the feature extractor ``features`` that produced them.
+    """
+    sel = bd[(bd["anchor"] == anchor) & (bd["aggregate"] == aggregate)]
+    rows = []
+    keys = list(PAPER_TABLE_I) + sorted(set(sel["key"]) - set(PAPER_TABLE_I))
+    for key in keys:
+        for bd_metric in _bd_metrics(bd):
+            paper = PAPER_TABLE_I.get(key, {}).get(BD_METRIC_TO_PAPER.get(bd_metric, ""), math.nan)
+            mine = sel[(sel["key"] == key) & (sel["metric"] == bd_metric)]
+            head = _first(mine[mine["interpolation"] == "pchip"])
+            cubic = _first(mine[mine["interpolation"] == "cubic"])
+            val = float(head.get("bd_rate", math.nan))
+            reason = "not evaluated (no such run in this profile)" if head.empty else (head.get("reason") or "")
+            rows.append({
+                "key": key,
+                "bd_metric": BD_METRIC_NAMES.get(bd_metric, bd_metric),
+                "ours": val,
+                "low": float(head.get("low", math.nan)),
+                "high": float(head.get("high", math.nan)),
+                "interval": _interval_text(head),
+                "cubic": float(cubic.get("bd_rate", math.nan)),
+                "cubic_check": _note(cubic.get("check", "") or "",
+                                     "" if cubic.empty or np.isfinite(cubic.get("bd_rate", math.nan))
+                                     else f"cubic n/a: {cubic.get('reason') or 'undefined'}"),
+                "paper": paper,
+                "diff": val - paper,
+                "n_used": int(head.get("n_used", 0)),
+                "n_images": int(head.get("n_images", 0)),
+                "anchor": anchor,
+                "aggregate": aggregate,
+                "note": _note(reason, "" if np.isfinite(paper) else (
+                    JOD_NOTE if bd_metric == "jod" else NO_PAPER_VALUE), fwl_note(key, features)),
+            })
+    return pd.DataFrame(rows)
+
+
+def _interval_text(row: pd.Series) -> str:
+    """'bootstrap 95% (1000 resamples, 3 failed)', 'per-image range' or why there is none."""
+    kind = row.get("interval", "") or ""
+    if kind == INTERVAL_BOOTSTRAP:
+        return f"{kind} ({int(row.get('n_boot', 0))} resamples, {int(row.get('n_boot_failed', 0))} failed)"
+    if kind:
+        return f"{kind} ({int(row.get('n_used', 0))} images)"
+    return "" if row.empty else "none: no per-image value"
+
+
+def table_ii(summary: pd.DataFrame, baseline: str = "baseline", features: str | None = None) -> pd.DataFrame:
+    """Table II: our mean BS_JND (``bsjnd.bsjnd_summary`` rows) beside the paper's.
+
+    Columns key, metric, ours (mean), median, low, high, interval, paper, diff,
+    n_used, n_out_of_range, n_images, baseline, interpolation, note; ``note`` says
+    why any value is n/a and which images were left out. Rows on the JOD axis are
+    ours, not the paper's.
+    """
+    sel = summary[summary["baseline"] == baseline]
+    rows = []
+    paper_rows = [(k, None) for k in PAPER_TABLE_II]
+    extra = sorted({(k, m) for k, m in zip(sel["key"], sel["metric"])} - {(k, DEFAULT_METRIC.get(
+        _family(k))) for k in PAPER_TABLE_II})
+    for key, metric in paper_rows + extra:
+        mine = sel[sel["key"] == key]
+        mine = mine[mine["metric"] != "jod"] if metric is None else mine[mine["metric"] == metric]
+        s = _first(mine)
+        metric = s.get("metric", DEFAULT_METRIC.get(_family(key), "")) if metric is None else metric
+        val = float(s.get("mean", math.nan))
+        paper = PAPER_TABLE_II.get(key, math.nan) if metric != "jod" else math.nan
+        if s.empty:
+            why = "not evaluated (no such run in this profile)"
+        elif int(s.get("n_used", 0)) == 0:
+            why = f"no image in range: {s.get('status') or 'no image'}"
+        elif s.get("status"):
+            why = f"left out: {s.get('status')}"
+        else:
+            why = ""
+        rows.append({
+            "key": key,
+            "metric": JOD_ROW_LABEL if metric == "jod" else metric,
+            "ours": val,
+            "median": float(s.get("median", math.nan)),
+            "low": float(s.get("low", math.nan)),
+            "high": float(s.get("high", math.nan)),
+            "interval": _interval_text(s),
+            "paper": paper,
+            "diff": val - paper,
+            "n_used": int(s.get("n_used", 0)),
+            "n_out_of_range": int(s.get("n_out_of_range", 0)),
+            "n_images": int(s.get("n_images", 0)),
+            "baseline": baseline,
+            "interpolation": s.get("interpolation", ""),
+            "note": _note(why, "" if np.isfinite(paper) else (JOD_NOTE if metric == "jod" else NO_PAPER_VALUE),
+                          fwl_note(key, features)),
+        })
+    return pd.DataFrame(rows)
+
+
+def _family(key: str) -> str:
+    return "ms-ssim" if key.endswith("-ms-ssim") else "mse"
+
+
+def jod_text(provenance: Mapping[str, Any]) -> str:
+    """'JOD: ColorVideoVDP, display model standard_fhd' (or '' without JOD)."""
+    display = provenance.get("jod_display")
+    if not display:
+        return ""
+    at = provenance.get("jod_threshold")
+    where = f"; BS_JND in JOD reads each curve at JOD = {at:g} (10 - tau, the label's threshold)" if at else ""
+    return f" JOD rows (ours, not the paper's): ColorVideoVDP, display model '{display}'{where}."
+
+
+def stats_notes(min_overlap: float = MIN_OVERLAP) -> str:
+    """How the BD-rates were computed, for the reader of the table."""
+    return (f"Curves are compared where their quality ranges overlap by >= {min_overlap:.0%} of their union "
+            f"(bjontegaard's default is stricter), never extrapolated. MS-SSIM (dB) = -10 log10(1 - MS-SSIM) "
+            f"per image, averaged over images (CompressAI's plot takes the dB of the mean MS-SSIM instead). "
+            f"Intervals: bootstrap 95% over test images where >= {MIN_IMAGES_FOR_INTERVAL} images are used, "
+            f"else the range of per-image values.")
+
+
+def caption_i(provenance: Mapping[str, Any], anchor: str, aggregate: str,
+              min_overlap: float = MIN_OVERLAP) -> str:
+    return (f"Table I: BD-rate (%) against anchor '{anchor}', aggregate '{aggregate}', "
+            f"interpolation {INTERP_NAMES['pchip']} on log-rate (headline); '{INTERP_NAMES['cubic']}' is a "
+            f"cross-check, flagged where its fit is not monotone over the overlap or departs from PCHIP by "
+            f"more than {CUBIC_TOLERANCE:g} points; negative = fewer bits. {stats_notes(min_overlap)}"
+            f"{jod_text(provenance)} Ours: {describe(provenance)}. Paper values ({PAPER_SETUP}).")
+
+
+def caption_ii(provenance: Mapping[str, Any], baseline: str, interpolation: str) -> str:
+    return (f"Table II: BS_JND (%), bitrate saving at each test image's JND quality against "
+            f"'{baseline}' (eq. 9), {INTERP_NAMES.get(interpolation, interpolation)} interpolation of "
+            f"log-rate, no extrapolation (images out of range counted, 'note' says why). Intervals: bootstrap "
+            f"95% where >= {MIN_IMAGES_FOR_INTERVAL} images are used, else the range of per-image savings."
+            f"{jod_text(provenance)} Ours: {describe(provenance)}. Paper values ({PAPER_SETUP}).")
+
+
+def write_table(df: pd.DataFrame, out_base: str | os.PathLike, caption: str,
+                floatfmt: str = ".2f") -> dict[str, Path]:
+    """Write ``out_base``.csv (caption as '# ' comment lines), .md and .tex."""
+    out_base = Path(out_base)
+    paths = {}
+    csv_body = df.to_csv(index=False, float_format="%.4f")
+    paths["csv"] = write_text(out_base.with_name(out_base.name + ".csv"), f"# {caption}\n" + csv_body)
+    md = df.astype(object).where(df.notna(), None).to_markdown(index=False, floatfmt=floatfmt, missingval="n/a")
+    paths["md"] = write_text(out_base.with_name(out_base.name + ".md"), f"{caption}\n\n{md}\n")
+    paths["tex"] = write_text(out_base.with_name(out_base.name + ".tex"), to_latex(df, caption, floatfmt))
+    return paths
+
+
+def read_table_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV written by ``write_table`` (skipping the caption comment)."""
+    return pd.read_csv(path, comment="#")
+
+
+def latex_escape(text: str) -> str:
+    repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+            "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return re.sub(r"[\\&%$#_{}~^]", lambda m: repl[m.group()], str(text))
+
+
+def to_latex(df: pd.DataFrame, caption: str, floatfmt: str = ".2f") -> str:
+    """LaTeX of ``df`` with the caption: pandas' ``to_latex`` (needs jinja2), else a
+    plain hand-written ``tabular``. The caption is also a leading comment line."""
+    try:
+        import jinja2  # noqa: F401  (pandas' to_latex renders through it)
+    except ImportError:
+        return _plain_latex(df, caption, floatfmt)
+    body = df.to_latex(index=False, escape=True, na_rep="n/a", caption=latex_escape(caption),
+                       float_format=lambda v: format(v, floatfmt))
+    return "% " + caption.replace("\n", " ") + "\n" + body
+
+
+def _plain_latex(df: pd.DataFrame, caption: str, floatfmt: str = ".2f") -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "n/a" if not np.isfinite(v) else format(float(v), floatfmt)
+        return latex_escape(v)
+
+    cols = "l" * len(df.columns)
+    lines = [
+        "% " + caption.replace("\n", " "),
+        "\\begin{table}[t]",
+        "\\centering",
+        "\\caption{" + latex_escape(caption) + "}",
+        "\\resizebox{\\linewidth}{!}{%",
+        "\\begin{tabular}{" + cols + "}",
+        "\\hline",
+        " & ".join(latex_escape(c) for c in df.columns) + " \\\\",
+        "\\hline",
+    ]
+    for _, row in df.iterrows():
+        lines.append(" & ".join(cell(v) for v in row.tolist()) + " \\\\")
+    lines += ["\\hline", "\\end{tabular}}", "\\end{table}", ""]
+    return "\n".join(lines)
+
+
+def write_table_i(bd: pd.DataFrame, out_base: str | os.PathLike, provenance: Mapping[str, Any],
+                  anchor: str = "baseline", aggregate: str = "average-curve",
+                  min_overlap: float = MIN_OVERLAP) -> dict[str, Path]:
+    """Build Table I and write it as CSV, Markdown and LaTeX."""
+    t = table_i(bd, anchor, aggregate, features=provenance.get("features"))
+    return write_table(t, out_base, caption_i(provenance, anchor, aggregate, min_overlap))
+
+
+def write_table_ii(summary: pd.DataFrame, out_base: str | os.PathLike, provenance: Mapping[str, Any],
+                   baseline: str = "baseline") -> dict[str, Path]:
+    """Build Table II and write it as CSV, Markdown and LaTeX."""
+    t = table_ii(summary, baseline, features=provenance.get("features"))
+    interp = ", ".join(sorted({str(x) for x in t["interpolation"] if x})) or "pchip"
+    return write_table(t, out_base, caption_ii(provenance, baseline, interp))

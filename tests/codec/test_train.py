@@ -1,0 +1,373 @@
+"""Training loop: learning, exact resume after a kill, NaN stop, finished runs, DDP, controls, grid, CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import TensorDataset
+
+from jndlc_helpers.codec import models, train
+from jndlc_helpers.codec.checkpoint import CHECKPOINT_NAME, load_checkpoint_dict
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = dict(N=8, M=12, batch_size=2, progress=False, device="cpu")
+
+
+def smooth_pairs(n: int = 6, size: int = 64, seed: int = 0) -> TensorDataset:
+    """Smooth random images (x_o) and slightly noisy versions of them (x_j)."""
+    g = torch.Generator().manual_seed(seed)
+    x = F.interpolate(torch.rand(n, 3, size // 8, size // 8, generator=g), size=size, mode="bilinear",
+                      align_corners=False)
+    x_j = (x + 0.02 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    return TensorDataset(x, x_j)
+
+
+def log_lines(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / train.LOG_NAME).read_text().splitlines()]
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint_dict(path)["state_dict"]
+
+
+# ----------------------------------------------------------------------------- learning
+
+
+def test_short_training_lowers_the_loss_and_compressai_evaluates_it(tmp_path):
+    run = tmp_path / "baseline-mse-q6"
+    ckpt = train.train_run(run, loss="baseline", metric="mse", quality=6, dataset=smooth_pairs(), max_steps=25,
+                           lr=2e-3, checkpoint_every=100, **TINY)
+    log = log_lines(run)
+    assert [r["step"] for r in log] == list(range(1, 26))
+    assert {"loss", "bpp_loss", "mse_loss", "psnr", "distortion", "aux_loss", "lr", "seconds"} <= set(log[0])
+    first = np.mean([r["loss"] for r in log[:5]])
+    last = np.mean([r["loss"] for r in log[-5:]])
+    assert last < 0.8 * first
+    done = json.loads((run / train.DONE_NAME).read_text())
+    assert done["steps"] == 25 and done["method"] == "baseline"
+    config = json.loads((run / train.CONFIG_NAME).read_text())
+    assert config["config"]["lambda"] == 0.0483 and config["versions"]["compressai"] == "1.2.8"
+    assert config["sessions"][0]["device"] == "cpu"
+
+    images = tmp_path / "images"
+    images.mkdir()
+    x = smooth_pairs(2, 192, seed=5).tensors[0]
+    for i, img in enumerate(x):  # eval_model computes MS-SSIM too: > 160 px
+        Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(images / f"{i}.png")
+    res = subprocess.run([sys.executable, "-m", "compressai.utils.eval_model", "checkpoint", str(images),
+                          "-a", models.COMPRESSAI_ARCH["scale-hyperprior"], "-p", str(ckpt)],
+                         capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr[-2000:]
+    results = json.loads(res.stdout[res.stdout.index("{"):])["results"]
+    assert results["bpp"][0] > 0 and results["psnr-rgb"][0] > 10
+
+
+# ----------------------------------------------------------------------------- resume
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_after_a_kill_is_exact(tmp_path):
+    cfg = dict(loss="iwl", metric="mse", quality=3, max_steps=5, checkpoint_every=2, **TINY)
+    # 6 pairs, batch 2: 3 steps per epoch -- resume mid-epoch, then cross an epoch boundary
+    whole = train.train_run(tmp_path / "whole", dataset=smooth_pairs(), **cfg)
+
+    def kill_after_step_3(step, model, record):
+        if step == 3:
+            raise Killed
+
+    run = tmp_path / "killed"
+    with pytest.raises(Killed):
+        train.train_run(run, dataset=smooth_pairs(), callback=kill_after_step_3, **cfg)
+    assert load_checkpoint_dict(run / CHECKPOINT_NAME)["step"] == 2
+    assert not (run / train.DONE_NAME).exists()
+
+    resumed = train.train_run(run, dataset=smooth_pairs(), **cfg)
+    a, b = weights(whole), weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in log_lines(tmp_path / "whole")]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in log_lines(run)]
+    ck_a, ck_b = load_checkpoint_dict(whole), load_checkpoint_dict(resumed)
+    assert ck_a["lr_scheduler"] == ck_b["lr_scheduler"] and ck_b["step"] == 5
+    assert len(json.loads((run / train.CONFIG_NAME).read_text())["sessions"]) == 2
+
+
+def test_finished_run_is_not_redone(tmp_path):
+    cfg = dict(loss="baseline", metric="mse", quality=1, max_steps=2, dataset=smooth_pairs(), **TINY)
+    ckpt = train.train_run(tmp_path / "r", **cfg)
+    stamp, log = ckpt.stat().st_mtime_ns, (tmp_path / "r" / train.LOG_NAME).read_text()
+    assert train.train_run(tmp_path / "r", **cfg) == ckpt
+    assert ckpt.stat().st_mtime_ns == stamp and (tmp_path / "r" / train.LOG_NAME).read_text() == log
+    with pytest.raises(train.RunConfigError, match="lr: 0.0001 -> 0.001"):
+        train.train_run(tmp_path / "r", **{**cfg, "lr": 1e-3})
+    train.train_run(tmp_path / "r", overwrite=True, **{**cfg, "lr": 1e-3})
+    assert load_checkpoint_dict(ckpt)["meta"]["complete"] is True
+
+
+def test_a_larger_budget_extends_a_finished_run(tmp_path):
+    cfg = dict(loss="baseline", metric="mse", quality=2, dataset=smooth_pairs(), checkpoint_every=1, **TINY)
+    longer = train.train_run(tmp_path / "five", max_steps=5, **cfg)
+    extended = train.train_run(tmp_path / "three", max_steps=3, **cfg)
+    assert load_checkpoint_dict(extended)["step"] == 3
+    train.train_run(tmp_path / "three", max_steps=5, **cfg)
+    a, b = weights(longer), weights(extended)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((tmp_path / "three" / train.DONE_NAME).read_text())["steps"] == 5
+
+
+def test_stripped_checkpoint_loads_but_refuses_to_resume(tmp_path):
+    from jndlc_helpers.codec.checkpoint import strip_training_state
+
+    cfg = dict(loss="baseline", metric="mse", quality=2, dataset=smooth_pairs(), **TINY)
+    ckpt = train.train_run(tmp_path / "r", max_steps=2, **cfg)
+    before = ckpt.stat().st_size
+    strip_training_state(ckpt)
+    assert ckpt.stat().st_size < before and load_checkpoint_dict(ckpt)["optimizer"] is None
+    model, meta = models.load_checkpoint(ckpt)
+    assert meta["training_state"] == "stripped" and not model.training
+    assert train.train_run(tmp_path / "r", max_steps=2, **cfg) == ckpt  # finished: nothing to resume
+    with pytest.raises(train.RunConfigError, match="stripped"):
+        train.train_run(tmp_path / "r", max_steps=3, **cfg)
+
+
+def test_iwl_fine_tuning_is_baseline_fine_tuning(tmp_path):
+    """Eq. 7 only shifts the loss by a constant: same seed, same data, same weights."""
+    cfg = dict(metric="mse", quality=3, dataset=smooth_pairs(), max_steps=4, **TINY)
+    base = weights(train.train_run(tmp_path / "baseline", loss="baseline", **cfg))
+    iwl = weights(train.train_run(tmp_path / "iwl", loss="iwl", **cfg))
+    assert all(torch.equal(base[k], iwl[k]) for k in base)
+    pwl = weights(train.train_run(tmp_path / "pwl", loss="pwl", **cfg))
+    assert not all(torch.equal(base[k], pwl[k]) for k in base)  # a loss that does change training
+
+
+# ----------------------------------------------------------------------------- NaN
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    make_loss = train.losses.make_loss
+
+    class PoisonedAtCall4(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.calls = inner, 0
+
+        def forward(self, out_net, x_o, x_j):
+            out = self.inner(out_net, x_o, x_j)
+            self.calls += 1
+            if self.calls == 4:
+                out["loss"] = out["loss"] * float("nan")
+            return out
+
+    monkeypatch.setattr(train.losses, "make_loss", lambda *a, **k: PoisonedAtCall4(make_loss(*a, **k)))
+    run = tmp_path / "baseline-mse-q2"
+    with pytest.raises(train.NonFiniteLossError, match=r"run baseline-mse-q2 .*loss is nan at step 4"):
+        train.train_run(run, loss="baseline", metric="mse", quality=2, dataset=smooth_pairs(), max_steps=6,
+                        checkpoint_every=2, **TINY)
+    assert not (run / train.DONE_NAME).exists()
+    model, meta = models.load_checkpoint(run / CHECKPOINT_NAME)
+    assert meta["steps"] == 2 and meta["complete"] is False
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def test_patch_size_checks_name_the_parameter():
+    with pytest.raises(ValueError, match="patch_size=128 px is too small for MS-SSIM"):
+        train.train_run("unused", loss="iwl", metric="ms-ssim", quality=1, data_root="unused", patch_size=128,
+                        max_steps=1)
+    with pytest.raises(ValueError, match="patch_size=100 px: must be a multiple of 64"):
+        train.train_run("unused", loss="iwl", metric="mse", quality=1, data_root="unused", patch_size=100,
+                        max_steps=1)
+    with pytest.raises(ValueError, match="training images of 64 px .*patch_size >= 176"):
+        train.train_run("unused", loss="iwl", metric="ms-ssim", quality=1, dataset=smooth_pairs(),
+                        max_steps=1, **TINY)
+    with pytest.raises(ValueError, match="budget"):
+        train.train_run("unused", loss="iwl", metric="mse", quality=1, dataset=smooth_pairs())
+
+
+# ----------------------------------------------------------------------------- controls, grid, base models
+
+
+def test_pretrain_then_grid_with_controls(tmp_path):
+    data = smooth_pairs()
+    base = train.pretrain(tmp_path / "base", ["mse"], [1], dataset=data, max_steps=2, **TINY)
+    base_ckpt = base["baseline-mse-q1"]
+    assert base_ckpt == tmp_path / "base" / "baseline-mse-q1" / CHECKPOINT_NAME
+
+    runs = train.run_grid(tmp_path / "runs", ["baseline-pretrained", "baseline", "iwl-hinge", "fwl"], ["mse"], [1],
+                          dataset=data, init=tmp_path / "base", max_steps=2, features="nlpd", **TINY)
+    assert sorted(runs) == ["baseline-mse-q1", "baseline-pretrained-mse-q1", "fwl-mse-q1", "iwl-hinge-mse-q1"]
+    pre = load_checkpoint_dict(runs["baseline-pretrained-mse-q1"])
+    assert pre["meta"]["method"] == "baseline-pretrained" and pre["meta"]["steps"] == 0
+    assert all(torch.equal(pre["state_dict"][k], v) for k, v in weights(base_ckpt).items())
+    fwl = load_checkpoint_dict(runs["fwl-mse-q1"])["meta"]
+    assert fwl["features"] == "nlpd" and any("nlpd" in label for label in fwl["labels"])
+    assert any("our extension" in label for label in load_checkpoint_dict(runs["iwl-hinge-mse-q1"])["meta"]["labels"])
+    assert "feature_loss" in log_lines(tmp_path / "runs" / "fwl-mse-q1")[0]
+
+    stamps = {k: p.stat().st_mtime_ns for k, p in runs.items()}
+    again = train.run_grid(tmp_path / "runs", ["baseline-pretrained", "baseline", "iwl-hinge", "fwl"], ["mse"],
+                           [1], dataset=data, init=tmp_path / "base", max_steps=2, features="nlpd", **TINY)
+    assert {k: p.stat().st_mtime_ns for k, p in again.items()} == stamps  # nothing redone
+
+
+def test_pretrain_trains_one_model_from_scratch_and_warm_starts_the_rest(tmp_path):
+    data = smooth_pairs(n=4, size=192)
+    out = train.pretrain(tmp_path / "base", ["mse", "ms-ssim"], [1, 3, 6], dataset=data, max_steps=3,
+                         warm_steps=1, **{**TINY, "batch_size": 1})
+    assert sorted(out) == sorted(f"baseline-{m}-q{q}" for m in ("mse", "ms-ssim") for q in (1, 3, 6))
+
+    def done(name):
+        return json.loads((tmp_path / "base" / name / train.DONE_NAME).read_text())
+
+    def init(name):
+        return load_checkpoint_dict(out[name])["meta"]["init"]
+
+    assert done("baseline-mse-q3")["steps"] == 3 and init("baseline-mse-q3")["init"] == "scratch"  # the anchor
+    for name, source in (("baseline-mse-q1", "baseline-mse-q3"), ("baseline-mse-q6", "baseline-mse-q3"),
+                         ("baseline-ms-ssim-q1", "baseline-mse-q1"), ("baseline-ms-ssim-q6", "baseline-mse-q6")):
+        assert done(name)["steps"] == 1
+        assert init(name)["source"] == str(out[source]), name
+    with pytest.raises(FileNotFoundError, match="baseline-mse-q2 starts from baseline-mse-q4"):
+        train.pretrain(tmp_path / "other", ["mse"], [2], anchor_quality=4, dataset=data, max_steps=1, **TINY)
+
+
+def write_pair_folder(root: Path, n: int = 4, size: int = 64) -> Path:
+    x, x_j = smooth_pairs(n, size, seed=3).tensors
+    for sub, imgs in (("Ref", x), ("JND1", x_j)):
+        (root / "train" / sub).mkdir(parents=True)
+        for i, img in enumerate(imgs):
+            arr = (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            Image.fromarray(arr).save(root / "train" / sub / f"img{i}.png")
+    return root
+
+
+def test_cli_run_on_a_folder(tmp_path, capsys):
+    pytest.importorskip("jndlc_helpers.data.pairs")
+    root = write_pair_folder(tmp_path / "data")
+    rc = train.main(["run", str(tmp_path / "runs" / "pwl-mse-q1"), "--loss", "pwl", "--metric", "mse",
+                     "--quality", "1", "--data-root", str(root), "--N", "8", "--M", "12", "--max-steps", "2",
+                     "--batch-size", "2", "--patch-size", "64", "--device", "cpu", "--no-progress"])
+    assert rc == 0
+    ckpt = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    meta = load_checkpoint_dict(ckpt)["meta"]
+    assert meta["loss"] == "pwl" and meta["data"] == str(root) and meta["patch_size"] == 64
+
+
+# ----------------------------------------------------------------------------- DDP
+
+
+DDP_SCRIPT = """
+import os, sys, torch
+sys.path.insert(0, {tests!r})
+from test_train import smooth_pairs
+from jndlc_helpers.codec import train
+
+out = sys.argv[1]
+rank = int(os.environ["RANK"])
+
+def keep(step, model, record):
+    if step == 3:
+        torch.save({{k: v.detach().clone() for k, v in model.state_dict().items()}}, f"{{out}}/rank{{rank}}.pt")
+
+train.train_run(f"{{out}}/run", loss="iwl", metric="mse", quality=1, dataset=smooth_pairs(8), N=8, M=12,
+                max_steps=3, batch_size=4, checkpoint_every=2, progress=False, device="cpu", callback=keep)
+"""
+
+
+def test_ddp_two_processes_on_gloo(tmp_path):
+    script = tmp_path / "ddp_run.py"
+    script.write_text(textwrap.dedent(DDP_SCRIPT.format(tests=str(Path(__file__).parent))))
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          str(script), str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)  # the two replicas stayed identical
+    saved = load_checkpoint_dict(tmp_path / "run" / CHECKPOINT_NAME)
+    assert saved["step"] == 3 and saved["meta"]["complete"]
+    assert json.loads((tmp_path / "run" / train.CONFIG_NAME).read_text())["sessions"][0]["world_size"] == 2
+    for k, v in r0.items():
+        if not k.endswith(("_quantized_cdf", "_offset", "_cdf_length", "scale_table")):  # set by update()
+            assert torch.equal(saved["state_dict"][k], v), k  # rank 0 wrote its weights
+    assert not list(tmp_path.glob("run/*.tmp"))
+
+
+def test_profile_kwargs_match_train_run():
+    import inspect
+
+    from jndlc_helpers import config
+
+    params = inspect.signature(train.train_run).parameters
+    for name in config.PROFILES:
+        kw = train.profile_kwargs(config.profile(name))
+        assert set(kw) <= set(params), name
+    quick = train.profile_kwargs(config.profile("quick"))
+    assert quick["init"] == "data/pretrained/quick" and quick["features"] == "nlpd" and quick["N"] == 48
+    assert train.profile_kwargs(config.profile("paper"))["init"] == "zoo"
+
+
+# ----------------------------------------------------------------------------- schedule, AMP, recipe
+
+
+def test_cosine_schedule_warms_up_then_decays_to_its_floor():
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = train.make_scheduler(opt, "cosine", total_steps=2000)
+    lrs = []
+    for _ in range(2000):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    warm = min(train.COSINE_WARMUP_STEPS, 2000 // 20)
+    assert lrs[0] == pytest.approx(1e-3 / warm) and lrs[warm] == pytest.approx(1e-3, rel=1e-3)
+    assert all(a >= b for a, b in zip(lrs[warm:], lrs[warm + 1:]))  # never rises after the warm-up
+    assert lrs[-1] == pytest.approx(1e-3 * train.COSINE_FINAL_FRACTION, rel=0.05)
+    assert isinstance(train.make_scheduler(opt, "plateau", 10), torch.optim.lr_scheduler.ReduceLROnPlateau)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train.train_run("unused", loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(), max_steps=1,
+                        lr_schedule="linear")
+
+
+def test_bf16_autocast_training_on_cpu_is_finite_and_close_to_float32(tmp_path):
+    kw = dict(loss="baseline", metric="mse", quality=3, dataset=smooth_pairs(), max_steps=4, seed=1, **TINY)
+    train.train_run(tmp_path / "fp32", **kw)
+    train.train_run(tmp_path / "bf16", amp=True, **kw)
+    fp32, bf16 = log_lines(tmp_path / "fp32"), log_lines(tmp_path / "bf16")
+    for a, b in zip(fp32, bf16):
+        assert np.isfinite(b["loss"]) and np.isfinite(b["bpp_loss"])
+        assert b["bpp_loss"] == pytest.approx(a["bpp_loss"], rel=0.1)
+        assert b["loss"] == pytest.approx(a["loss"], rel=0.1)
+
+
+def test_pretrain_recipe_on_a_photo_folder_with_speed_settings(tmp_path, monkeypatch):
+    from jndlc_helpers import config
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    x = smooth_pairs(n=3, size=192, seed=5).tensors[0]
+    for i, img in enumerate(x):
+        Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / f"p{i}.png")
+    recipe = {**config.PRETRAIN["smoke"], "N": 8, "M": 12, "qualities": [1, 2], "anchor_quality": 2, "steps": 3,
+              "warm_steps": 2, "msssim_steps": 1, "batch_size": 2, "msssim_batch_size": 1, "lr_schedule": "cosine"}
+    out = train.pretrain_recipe(recipe, data=folder, out=tmp_path / "base", device="cpu", progress=False)
+    assert sorted(out) == sorted(f"baseline-{m}-q{q}" for m in ("mse", "ms-ssim") for q in (1, 2))
+    cfg = json.loads((tmp_path / "base" / "baseline-mse-q1" / train.CONFIG_NAME).read_text())["config"]
+    assert cfg["unlabelled_root"] == str(folder) and cfg["data_root"] is None and cfg["lr"] == recipe["warm_lr"]
+    assert cfg["lr_schedule"] == "cosine"
+    msssim = json.loads((tmp_path / "base" / "baseline-ms-ssim-q2" / train.CONFIG_NAME).read_text())["config"]
+    assert msssim["patch_size"] == 192 and msssim["batch_size"] == 1
+
+    run = train.train_run(tmp_path / "fast", loss="baseline", metric="mse", quality=1, unlabelled_root=folder,
+                          patch_size=64, max_steps=2, channels_last=True, **TINY)
+    session = json.loads((run.parent / train.CONFIG_NAME).read_text())["sessions"][-1]
+    assert session["channels_last"] is True and session["compile"] is False

@@ -1,0 +1,66 @@
+"""The base-model benchmark's numbers on RD tables whose answers are known."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jndlc_helpers.evaluation import basecheck
+
+
+def quality(bpp: float) -> float:
+    return 30 + 5 * math.log2(bpp / 0.25)  # the same law for every codec below
+
+
+def rd_table(mse_scale: float = 0.8, msssim_scale: float = 0.6, images=("a", "b")) -> pd.DataFrame:
+    """JPEG and two base-model families whose rate at equal quality is a fixed fraction of JPEG's."""
+    rows = []
+    for img in images:
+        shift = 0.5 if img == "b" else 0.0
+        for qf, bpp in enumerate(np.geomspace(0.08, 2.5, 8)):
+            rows.append(dict(image=img, method="jpeg", family="anchor", quality=qf, bpp=bpp,
+                             psnr=quality(bpp) + shift, ms_ssim_db=quality(bpp) - 15 + shift))
+        for q, bpp in zip((1, 3, 5, 6), (0.12, 0.3, 0.7, 1.2)):
+            rows.append(dict(image=img, method="baseline-pretrained", family="mse", quality=q, bpp=bpp,
+                             psnr=quality(bpp / mse_scale) + shift, ms_ssim_db=0.0))
+            rows.append(dict(image=img, method="baseline-pretrained", family="ms-ssim", quality=q, bpp=bpp,
+                             psnr=0.0, ms_ssim_db=quality(bpp / msssim_scale) - 15 + shift))
+    return pd.DataFrame(rows)
+
+
+def test_report_recovers_known_bd_rates_span_and_monotonicity():
+    jnd = pd.DataFrame({"image": ["a", "b"], "psnr": [31.0, 45.0], "ms_ssim_db": [16.0, 17.0]})
+    r = basecheck.base_model_report(rd_table(), jnd)
+    assert r["bd_rate_vs_jpeg_mse_psnr"] == pytest.approx(-20.0, abs=0.5)
+    assert r["bd_rate_vs_jpeg_msssim_msssimdb"] == pytest.approx(-40.0, abs=0.5)
+    assert (r["bpp_min"], r["bpp_max"]) == (pytest.approx(0.12), pytest.approx(1.2))
+    assert r["monotone"] is True
+    fam = r["families"]
+    assert fam["mse"]["jnd_in_range_fraction"] == 0.5  # image b's 45 dB lies above the MSE curve
+    assert fam["ms-ssim"]["jnd_in_range_fraction"] == 1.0
+    assert r["jnd_in_range_fraction"] == 0.5  # the worse family
+    # 0.8x the rate at equal quality = 5*log2(1/0.8) dB more at equal rate
+    assert fam["mse"]["db_vs_jpeg"] == pytest.approx([5 * math.log2(1 / 0.8)] * 4, abs=0.05)
+
+
+def test_non_monotone_family_and_worse_than_jpeg_are_reported():
+    rd = rd_table(mse_scale=1.25)
+    bad = (rd["family"] == "mse") & (rd["quality"] == 6)
+    rd.loc[bad, "psnr"] = 20.0  # the top model decodes worse than the one below it
+    jnd = pd.DataFrame({"image": ["a", "b"], "psnr": [31.0, 32.0], "ms_ssim_db": [16.0, 17.0]})
+    r = basecheck.base_model_report(rd, jnd)
+    assert r["families"]["mse"]["monotone"] is False and r["monotone"] is False
+    assert r["families"]["ms-ssim"]["monotone"] is True
+    three = basecheck.base_model_report(rd[~bad], jnd)
+    assert three["bd_rate_vs_jpeg_mse_psnr"] == pytest.approx(25.0, abs=1.0)  # 1.25x JPEG's rate
+
+
+def test_missing_rows_are_clear_errors():
+    rd = rd_table()
+    with pytest.raises(ValueError, match="no base-model rows"):
+        basecheck.base_model_report(rd[rd["method"] == "jpeg"], pd.DataFrame({"image": []}))
+    jnd = pd.DataFrame({"image": ["zzz"], "psnr": [30.0], "ms_ssim_db": [15.0]})
+    with pytest.raises(ValueError, match="'zzz' has a JND quality but no mse RD rows"):
+        basecheck.base_model_report(rd, jnd)

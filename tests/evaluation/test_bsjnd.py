@@ -1,0 +1,98 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jndlc_helpers.evaluation import bsjnd as S
+
+
+def test_rate_at_quality_interpolates_log_rate():
+    bpp = [0.1, 0.2, 0.4, 0.8]
+    q = [30.0, 32.0, 34.0, 36.0]
+    # halfway in quality between 0.2 and 0.4 bpp is their geometric mean (log-linear data)
+    for interp in ("pchip", "linear"):
+        r, why = S.rate_at_quality(bpp, q, 33.0, interp)
+        assert why is None and r == pytest.approx(math.sqrt(0.2 * 0.4))
+    assert S.rate_at_quality(bpp, q, 36.0)[0] == pytest.approx(0.8)  # an end point is in range
+    r, why = S.rate_at_quality(bpp, q, 29.0)
+    assert math.isnan(r) and "below" in why
+    r, why = S.rate_at_quality(bpp, q, 36.5)
+    assert math.isnan(r) and "above" in why
+
+
+def test_monotone_curve_drops_dominated_points():
+    b, q = S.monotone_curve([0.4, 0.1, 0.2, 0.3, 0.8], [34.0, 30.0, 32.0, 31.0, 36.0])
+    assert b.tolist() == [0.1, 0.2, 0.4, 0.8] and q.tolist() == [30.0, 32.0, 34.0, 36.0]
+    # PCHIP on the kept points never lowers the rate as quality rises
+    qs = np.linspace(30, 36, 50)
+    rates = [S.rate_at_quality([0.1, 0.2, 0.4, 0.8], [30, 31, 35, 36], x)[0] for x in qs]
+    assert np.all(np.diff(rates) >= 0)
+
+
+def curves() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hand-made per-image RD curves: iwl needs 0.8x (mse) / 0.9x (ms-ssim) the baseline's bits."""
+    rows = []
+    for image in ("a", "b", "c", "d"):
+        for k, psnr in enumerate([30.0, 32.0, 34.0, 36.0]):
+            base = 0.1 * 2**k
+            db = psnr / 2
+            for family, f in (("mse", 0.8), ("ms-ssim", 0.9)):
+                rows.append({"image": image, "method": "baseline", "family": family, "quality": k + 1,
+                             "bpp": base, "psnr": psnr, "ms_ssim_db": db})
+                rows.append({"image": image, "method": "iwl", "family": family, "quality": k + 1,
+                             "bpp": f * base, "psnr": psnr, "ms_ssim_db": db})
+    # q_J: a, b, c inside every curve; d's JND image is better than any reconstruction
+    jnd = pd.DataFrame({"image": ["a", "b", "c", "d"], "psnr": [31.0, 33.0, 35.5, 40.0],
+                        "ms_ssim": np.nan, "ms_ssim_db": [15.5, 16.5, 17.75, 20.0]})
+    return pd.DataFrame(rows), jnd
+
+
+def test_per_image_and_summary_with_out_of_range_images():
+    df, jnd = curves()
+    per, summary = S.bsjnd(df, jnd, ["iwl"], baseline="baseline", n_boot=100, seed=0)
+    assert list(per.columns) == S.PER_IMAGE_COLUMNS and list(summary.columns) == S.SUMMARY_COLUMNS
+    mse = per[per["family"] == "mse"].set_index("image")
+    assert mse.loc[["a", "b", "c"], "saving"].tolist() == pytest.approx([-20.0] * 3)
+    assert mse.loc["b", "bpp_baseline"] == pytest.approx(math.sqrt(0.2 * 0.4))
+    assert math.isnan(mse.loc["d", "saving"]) and "above" in mse.loc["d", "status"]
+    assert (mse.loc[["a", "b", "c"], "status"] == "ok").all()
+    assert set(per["metric"]) == {"psnr", "ms_ssim_db"}  # PSNR for MSE models, MS-SSIM (dB) otherwise
+
+    s = summary.set_index("key")
+    assert s.loc["iwl-mse", "mean"] == pytest.approx(-20.0)
+    assert s.loc["iwl-ms-ssim", "mean"] == pytest.approx(-10.0)
+    assert s.loc["iwl-mse", "median"] == pytest.approx(-20.0)
+    for key in ("iwl-mse", "iwl-ms-ssim"):
+        assert s.loc[key, "n_used"] == 3 and s.loc[key, "n_out_of_range"] == 1 and s.loc[key, "n_images"] == 4
+        assert s.loc[key, "low"] == pytest.approx(s.loc[key, "mean"])  # equal savings: a point range
+        assert s.loc[key, "interval"] == S.INTERVAL_RANGE  # 3 images: no bootstrap
+        assert s.loc[key, "status"].startswith("baseline: q_J above the curve; iwl: q_J above the curve (1 image)")
+
+
+def test_bootstrap_interval_and_metric_choice():
+    df, jnd = curves()
+    # make the savings differ per image
+    sel = (df["method"] == "iwl") & (df["family"] == "mse")
+    df.loc[sel & (df["image"] == "a"), "bpp"] *= 1.25  # a: 0.8 -> 1.0x
+    df.loc[sel & (df["image"] == "c"), "bpp"] *= 0.75  # c: 0.8 -> 0.6x
+    per, summary = S.bsjnd(df, jnd, ["iwl"], families=["mse"], metric="psnr", n_boot=300, seed=1)
+    row = summary.iloc[0]
+    assert row["mean"] == pytest.approx(np.mean([0.0, -20.0, -40.0]))
+    assert (row["low"], row["high"]) == pytest.approx((-40.0, 0.0)) and row["interval"] == S.INTERVAL_RANGE
+    # from 10 images on, a bootstrap interval seeded from the row's key
+    many = pd.concat([per.assign(image=per["image"] + str(i)) for i in range(4)], ignore_index=True)
+    s1 = S.bsjnd_summary(many, n_boot=300, seed=1)
+    assert s1.iloc[0]["interval"] == S.INTERVAL_BOOTSTRAP and s1.iloc[0]["n_used"] == 12
+    assert -40.0 < s1.iloc[0]["low"] < s1.iloc[0]["mean"] < s1.iloc[0]["high"] < 0.0
+    other = many.assign(method="fwl", key="fwl-mse")
+    s2 = S.bsjnd_summary(pd.concat([other, many], ignore_index=True), n_boot=300, seed=1)
+    pd.testing.assert_frame_equal(s1, s2[s2["key"] == "iwl-mse"].reset_index(drop=True))
+
+
+def test_missing_jnd_quality_and_unknown_interp():
+    df, jnd = curves()
+    per = S.bsjnd_per_image(df, jnd[jnd["image"] != "a"], ["iwl"], families=["mse"])
+    assert per.set_index("image").loc["a", "status"] == "no JND quality for this image"
+    with pytest.raises(ValueError, match="interp"):
+        S.rate_at_quality([0.1, 0.2], [30, 31], 30.5, interp="cubic")

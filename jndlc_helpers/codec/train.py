@@ -52,6 +52,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import config as cfgmod
 from . import distributed, losses, models
+from .features import FEATURES
 from .checkpoint import (CHECKPOINT_NAME, load_checkpoint_dict, rng_state, save_checkpoint,
                          set_rng_state)
 from ..files import params_digest, portable_path, read_json, write_json, write_text
@@ -483,8 +484,8 @@ def run_labels(cfg: dict[str, Any], init_info: dict[str, Any]) -> list[str]:
     labels = []
     if cfg["loss"] == "iwl-hinge":
         labels.append("iwl-hinge is our extension, not a loss of the paper")
-    if cfg.get("features") == "nlpd":
-        labels.append("offline FWL features (nlpd), not the paper's VGG16")
+    if cfg.get("features") not in (None, "vgg16"):
+        labels.append(f"offline FWL features ({cfg['features']}), not the paper's ImageNet VGG16")
     if cfg["architecture"] != "cheng2020-attn":
         labels.append(f"small {cfg['architecture']} (N={init_info['N']}, M={init_info['M']}), "
                       "not the paper's Cheng2020-attention")
@@ -802,7 +803,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--N", type=int)
         p.add_argument("--M", type=int)
         p.add_argument("--init", help="scratch | zoo | base-model directory | checkpoint file")
-        p.add_argument("--features", choices=("vgg16", "nlpd"), help="FWL's extractor")
+        p.add_argument("--features", choices=FEATURES, help="FWL's extractor")
         p.add_argument("--feature-weights", help="local VGG16 weights file")
         p.add_argument("--fwl-weight", type=float)
         p.add_argument("--epochs", type=int)

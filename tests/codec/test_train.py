@@ -371,3 +371,17 @@ def test_pretrain_recipe_on_a_photo_folder_with_speed_settings(tmp_path, monkeyp
                           patch_size=64, max_steps=2, channels_last=True, **TINY)
     session = json.loads((run.parent / train.CONFIG_NAME).read_text())["sessions"][-1]
     assert session["channels_last"] is True and session["compile"] is False
+
+
+def test_fine_tuning_data_mixes_jnd_pairs_1_to_1_with_the_committed_unlabelled_photos(make_pairs):
+    from jndlc_helpers.data import corpus, embedded
+
+    root = make_pairs(["a", "b", "c"], size=(128, 160))
+    data = train.build_dataset(root, REPO / corpus.UNLABELLED_DIR, patch_size=128, seed=0)
+    assert (data.n_labelled, data.n_unlabelled) == (3, 3)  # as many unlabelled as labelled (Sec. 2.4)
+    for i in range(len(data)):
+        x_o, x_j = data[i]
+        assert x_o.shape == (3, 128, 128)
+        assert torch.equal(x_o, x_j) == (i >= 3)  # an unlabelled image is its own JND image
+    n_train = sum(s.split == "train" for s in embedded.embedded_images())
+    assert len(list((REPO / corpus.UNLABELLED_DIR).glob("*.png"))) >= n_train  # enough for the quick set

@@ -75,13 +75,13 @@ def test_smoke_cached_then_rebuilt_on_change(smoke, monkeypatch):
 
 
 def test_force_rebuilds(tmp_path, tiny_specs, monkeypatch):
-    root = build_dataset(tmp_path / "out", tiny_specs, "namm", progress=False)
+    root = build_dataset(tmp_path / "out", tiny_specs, "namm", progress=False, multiple=None)
     real = embedded.label_image
     calls = []
     monkeypatch.setattr(embedded, "label_image", lambda *a, **k: calls.append(1) or real(*a, **k))
-    build_dataset(root, tiny_specs, "namm", progress=False)
+    build_dataset(root, tiny_specs, "namm", progress=False, multiple=None)
     assert calls == []
-    build_dataset(root, tiny_specs, "namm", progress=False, force=True)
+    build_dataset(root, tiny_specs, "namm", progress=False, multiple=None, force=True)
     assert len(calls) == 3
 
 
@@ -109,22 +109,22 @@ def test_interrupted_build_has_no_manifest_and_resumes(tmp_path, tiny_specs, mon
 
     monkeypatch.setattr(embedded, "label_image", flaky)
     with pytest.raises(KeyboardInterrupt):
-        build_dataset(root, tiny_specs, "namm", progress=False)
+        build_dataset(root, tiny_specs, "namm", progress=False, multiple=None)
     assert not (root / "manifest.json").exists()
-    build_dataset(root, tiny_specs, "namm", progress=False)
+    build_dataset(root, tiny_specs, "namm", progress=False, multiple=None)
     assert len(calls) == 4  # the two finished images were reused
     assert read_json(root / "manifest.json")["complete"]
 
 
 def test_changed_input_file_rebuilds(tmp_path, tiny_specs, make_rgb, monkeypatch):
     root = tmp_path / "out"
-    build_dataset(root, tiny_specs, "namm", progress=False)
+    build_dataset(root, tiny_specs, "namm", progress=False, multiple=None)
     before = read_json(root / "manifest.json")["params_digest"]
     real = embedded.label_image
     calls = []
     monkeypatch.setattr(embedded, "label_image", lambda *a, **k: calls.append(1) or real(*a, **k))
     Image.fromarray(make_rgb(40, 60, seed=42)).save(tiny_specs[1].source)
-    build_dataset(root, tiny_specs, "namm", progress=False)
+    build_dataset(root, tiny_specs, "namm", progress=False, multiple=None)
     assert read_json(root / "manifest.json")["params_digest"] != before
     assert len(calls) == 1  # only the changed image is labelled again
 
@@ -137,7 +137,7 @@ def test_build_embedded_monkeypatched_tiny(tmp_path, make_rgb, monkeypatch):
         srcs[name] = str(p)
     monkeypatch.setattr(embedded, "EMBEDDED_SOURCES", srcs)
     monkeypatch.setattr(embedded, "EMBEDDED_TEST", ("third",))
-    root = build_embedded(tmp_path / "emb", labeller="namm", progress=False, max_side=64)
+    root = build_embedded(tmp_path / "emb", labeller="namm", progress=False, max_side=64, multiple=None)
     rows = {r["image"]: r for r in _rows(root)}
     assert rows["third"]["split"] == "test" and rows["big_one"]["split"] == "train"
     assert (int(rows["big_one"]["width"]), int(rows["big_one"]["height"])) == (64, 32)  # downscaled
@@ -145,7 +145,7 @@ def test_build_embedded_monkeypatched_tiny(tmp_path, make_rgb, monkeypatch):
     assert man["kind"] == "embedded" and man["max_side"] == 64 and man["n_test"] == 1
     # a stale image from an earlier build is removed
     monkeypatch.setattr(embedded, "EMBEDDED_SOURCES", {k: v for k, v in srcs.items() if k != "other"})
-    build_embedded(tmp_path / "emb", labeller="namm", progress=False, max_side=64)
+    build_embedded(tmp_path / "emb", labeller="namm", progress=False, max_side=64, multiple=None)
     assert not (root / "train" / "Ref" / "other.png").exists()
     assert len(find_pairs(root / "train")) == 1
 
@@ -163,3 +163,19 @@ def test_build_dataset_bad_arguments(tmp_path, tiny_specs):
                 ImageSpec("s_2", tiny_specs[1].source, "test")]
     with pytest.raises(ValueError, match="sources on both sides"):
         build_dataset(tmp_path / "x", straddle, "namm", progress=False)
+
+
+def test_images_are_cropped_to_multiples_of_64_so_codecs_never_pad(tmp_path, make_rgb):
+    from PIL import Image
+
+    from jndlc_helpers.data.embedded import prepare_image
+
+    path = tmp_path / "wide.png"
+    Image.fromarray(make_rgb(341, 700, seed=1)).save(path)
+    rgb = prepare_image(path, max_side=512)  # 700x341 -> 512x249 -> 512x192
+    assert rgb.shape == (192, 512, 3)
+    full = prepare_image(path, max_side=512, multiple=None)
+    assert np.array_equal(rgb, full[28:220])  # the centre of the downscaled image
+    with pytest.raises(ValueError, match="smaller than 64 px"):
+        Image.fromarray(make_rgb(40, 90, seed=2)).save(tmp_path / "tiny.png")
+        prepare_image(tmp_path / "tiny.png")

@@ -13,6 +13,7 @@ such a result says so in its ``models`` field.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -28,6 +29,17 @@ from jndlc_helpers.data import pairs  # noqa: E402
 from jndlc_helpers.evaluation import basecheck, evaluate, metrics  # noqa: E402
 
 JPEG_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+
+
+def no_nan(obj):
+    """NaN (a BD-rate that cannot be computed) as null: results stay plain JSON."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [no_nan(v) for v in obj]
+    return obj
 
 
 def find_models(folder: Path, unfinished: bool) -> list[tuple[str, int, Path, bool]]:
@@ -71,14 +83,15 @@ def main() -> None:
     report = basecheck.base_model_report(rd, jnd)
     fam = report.pop("families")
     label = "" if all(done for *_, done in found) else " (includes unfinished runs)"
+    rate = report["bd_rate_vs_jpeg_mse_psnr"]
     write_result(
         "base_models",
         metric="rate relative to Pillow JPEG at equal PSNR, MSE family (1 + BD-rate/100, PCHIP, "
                "dataset-average curves)",
-        unit="x", value=1 + report["bd_rate_vs_jpeg_mse_psnr"] / 100, baseline="Pillow JPEG (4:2:0)",
+        unit="x", value=None if math.isnan(rate) else 1 + rate / 100, baseline="Pillow JPEG (4:2:0)",
         baseline_value=1.0, higher_is_better=False,
         command="python benchmarks/bench_base_models.py" + (" --unfinished" if args.unfinished else ""),
-        **report, families=fam, n_test_images=len(images), data=args.data,
+        **no_nan({**report, "families": fam}), n_test_images=len(images), data=args.data,
         models=f"{args.models}: " + ", ".join(f"{m}-q{q}{'' if d else ' (unfinished)'}" for m, q, _, d in found)
                + label,
     )

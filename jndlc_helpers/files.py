@@ -51,18 +51,19 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda p: p.write_text(text))
 
 
-def portable_path(path: str | os.PathLike | None) -> str | None:
-    """``path`` as written into configs: relative to the repository when inside it, so
-    that no file names the machine it was made on; other paths are kept as given."""
+def portable_path(path: str | os.PathLike | None, start: str | os.PathLike | None = None) -> str | None:
+    """``path`` as written into configs, so that no file names the machine it was made
+    on: relative to the repository when inside it, else relative to ``start`` (a run
+    folder) when given; relative paths and words ("scratch", "zoo") are kept."""
     if path is None:
         return None
     p = Path(path)
-    if p.is_absolute():
-        try:
-            return str(p.resolve().relative_to(PACKAGE_PARENT))
-        except ValueError:
-            pass
-    return str(path)
+    if not p.is_absolute():
+        return str(path)
+    try:
+        return str(p.resolve().relative_to(PACKAGE_PARENT))
+    except ValueError:
+        return os.path.relpath(p, start) if start is not None else str(path)
 
 
 def read_json(path: str | os.PathLike) -> Any:

@@ -39,3 +39,13 @@ def test_load_rgb_converts_modes_and_names_bad_files(tmp_path):
 def test_params_digest_is_order_independent():
     assert files.params_digest({"a": 1, "b": [1, 2]}) == files.params_digest({"b": [1, 2], "a": 1})
     assert files.params_digest({"a": 1}) != files.params_digest({"a": 2})
+
+
+def test_portable_path_names_no_machine_folder(tmp_path):
+    from jndlc_helpers.files import PACKAGE_PARENT, portable_path
+
+    assert portable_path(PACKAGE_PARENT / "data" / "corpus") == "data/corpus"  # inside the repository
+    run = tmp_path / "runs" / "one"
+    assert portable_path(tmp_path / "data", start=run) == "../../data"  # elsewhere: from the run folder
+    assert portable_path("data/corpus") == "data/corpus" and portable_path("scratch") == "scratch"
+    assert portable_path(None) is None

@@ -210,16 +210,21 @@ def _check_args(a: dict[str, Any]) -> None:
 
 
 def run_config(a: dict[str, Any]) -> dict[str, Any]:
-    """A run's identity (config.json's "config"; its digest, less the budget, names the run)."""
+    """A run's identity (config.json's "config"; its digest, less the budget, names the run).
+    Paths are relative to the repository when inside it, else to the run folder."""
     fwl, dataset = a["loss"] == "fwl", a["dataset"]
+
+    def path(p: Any) -> str | None:
+        return portable_path(p, start=a["run_dir"])
+
     cfg = {
         "loss": a["loss"], "metric": a["metric"], "quality": a["quality"], "lambda": a["lmbda"],
-        "architecture": a["architecture"], "N": a["N"], "M": a["M"], "init": portable_path(a["init"]),
+        "architecture": a["architecture"], "N": a["N"], "M": a["M"], "init": path(a["init"]),
         "features": a["features"] if fwl else None,
-        "feature_weights": str(a["feature_weights"]) if fwl and a["feature_weights"] else None,
+        "feature_weights": path(a["feature_weights"]) if fwl and a["feature_weights"] else None,
         "fwl_weight": a["fwl_weight"] if fwl else None,
-        "data_root": None if dataset is not None else portable_path(a["data_root"]),
-        "unlabelled_root": None if dataset is not None else portable_path(a["unlabelled_root"]),
+        "data_root": None if dataset is not None else path(a["data_root"]),
+        "unlabelled_root": None if dataset is not None else path(a["unlabelled_root"]),
         "dataset": None if dataset is None else f"{type(dataset).__name__}(n={len(dataset)})",
         "patch_size": None if dataset is not None else a["patch_size"],
         "epochs": a["epochs"], "max_steps": a["max_steps"], "batch_size": a["batch_size"],
@@ -505,7 +510,7 @@ def export_pretrained(run_dir: str | os.PathLike, *, metric: str, quality: int,
     (meta method="baseline-pretrained", steps=0) with config.json and done.json."""
     run_dir = Path(run_dir)
     cfg = {"method": PRETRAINED_METHOD, "metric": metric, "quality": quality, "architecture": architecture,
-           "N": N, "M": M, "init": portable_path(init), "lambda": cfgmod.lambda_for(metric, quality)}
+           "N": N, "M": M, "init": portable_path(init, start=run_dir), "lambda": cfgmod.lambda_for(metric, quality)}
     # The budget is not part of a run's identity: rerun with a larger one to extend it.
     digest = params_digest({k: v for k, v in cfg.items() if k not in BUDGET_KEYS})
     ckpt_path = run_dir / CHECKPOINT_NAME

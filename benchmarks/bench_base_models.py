@@ -68,10 +68,11 @@ def main() -> None:
     folder, data = ROOT / args.models, ROOT / args.data
     test_pairs = pairs.find_pairs(data / "test")
     images = [ref for ref, _ in test_pairs]
-    rows = []
+    rows, steps = [], {}
     found = find_models(folder, args.unfinished)
     for metric, q, ckpt, _ in found:
-        model, _meta = models.load_checkpoint(ckpt)
+        model, meta = models.load_checkpoint(ckpt)
+        steps[metric, q] = meta.get("steps")
         rows.append(evaluate.evaluate_model(model, images, method="baseline-pretrained", family=metric,
                                             quality=q, lmbda=config.lambda_for(metric, q)))
     for qf in JPEG_QUALITIES:
@@ -92,8 +93,8 @@ def main() -> None:
         baseline_value=1.0, higher_is_better=False,
         command="python benchmarks/bench_base_models.py" + (" --unfinished" if args.unfinished else ""),
         **no_nan({**report, "families": fam}), n_test_images=len(images), data=args.data,
-        models=f"{args.models}: " + ", ".join(f"{m}-q{q}{'' if d else ' (unfinished)'}" for m, q, _, d in found)
-               + label,
+        models=f"{args.models}: " + ", ".join(f"{m}-q{q} ({'' if d else 'unfinished, '}step {steps[m, q]})"
+                                              for m, q, _, d in found) + label,
     )
     print(f"BD-rate vs JPEG: MSE/PSNR {report['bd_rate_vs_jpeg_mse_psnr']:.2f}%, "
           f"MS-SSIM/dB {report['bd_rate_vs_jpeg_msssim_msssimdb']:.2f}%; bpp {report['bpp_min']:.3f}-"

@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
 from .convert import write_labels
-from .corpus import JND_PHOTOS, JND_PHOTOS_DIR
+from .corpus import JND_PHOTOS, JND_PHOTOS_DIR, downscale
 from ..files import (PACKAGE_PARENT, file_digest, list_images, load_rgb, params_digest, read_json, save_png,
                      write_json)
 from .labellers import DEFAULT_DISPLAY, JPEG_SETTING, label_image
@@ -137,12 +136,9 @@ def prepare_image(path: Path, max_side: int | None = MAX_SIDE, crop: int | None 
     """Load as 8-bit RGB, downscale to ``max_side`` (Lanczos), centre-crop to ``crop``
     (a square) and then to sides that are multiples of ``multiple``."""
     rgb = load_rgb(path)
+    if max_side:
+        rgb = downscale(rgb, max_side)
     h, w = rgb.shape[:2]
-    if max_side and max(h, w) > max_side:
-        s = max_side / max(h, w)
-        size = (max(1, round(w * s)), max(1, round(h * s)))
-        rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
-        h, w = rgb.shape[:2]
     if crop:
         if min(h, w) < crop:
             raise ValueError(f"{path}: {w}x{h} is smaller than the crop {crop}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -90,10 +90,13 @@ def _load(path: Path) -> np.ndarray:
         raise PairError(str(e)) from e
 
 
-def load_pair(ref_path: str | os.PathLike, jnd_path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Both partners as (H, W, 3) uint8 RGB, converted the same way; sizes must match."""
+def load_pair(ref_path: str | os.PathLike, jnd_path: str | os.PathLike,
+              load: Callable[[Path], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Both partners as (H, W, 3) uint8 RGB, converted the same way; sizes must match.
+    ``load`` reads one file (default: decode it; datasets pass their ``ImageCache.load``)."""
     ref_path, jnd_path = Path(ref_path), Path(jnd_path)
-    ref, jnd = _load(ref_path), _load(jnd_path)
+    load = load or _load
+    ref, jnd = load(ref_path), load(jnd_path)
     if ref.shape != jnd.shape:
         raise PairError(f"{jnd_path}: size {jnd.shape[1]}x{jnd.shape[0]} differs from its Ref "
                         f"{ref_path} ({ref.shape[1]}x{ref.shape[0]})")
@@ -180,11 +183,7 @@ class JNDPairDataset(Dataset):
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        ref_path, jnd_path = self.pairs[index]
-        ref, jnd = self.cache.load(ref_path), self.cache.load(jnd_path)
-        if ref.shape != jnd.shape:
-            raise PairError(f"{jnd_path}: size {jnd.shape[1]}x{jnd.shape[0]} differs from its Ref "
-                            f"{ref_path} ({ref.shape[1]}x{ref.shape[0]})")
+        ref, jnd = load_pair(*self.pairs[index], load=self.cache.load)
         _check_patch(self.pairs[index][0], (ref.shape[1], ref.shape[0]), self.crop.patch_size)
         x_o, x_j = self.crop(ref, jnd)
         return to_tensor(x_o), to_tensor(x_j)

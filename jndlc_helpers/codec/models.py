@@ -189,6 +189,24 @@ def _compressai_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return load_pretrained(state_dict)  # old zoo key names, DataParallel "module." prefix
 
 
+# The entropy models' tables: their sizes follow the learned quantiles and scales.
+CDF_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+
+
+def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Module:
+    """``model.load_state_dict`` that also takes entropy-model tables of another size.
+
+    CompressAI resizes these only when the model's are empty; a model built from one
+    checkpoint (a warm start) and resumed from another holds tables of another length.
+    """
+    own = dict(model.named_buffers())
+    for key, value in state_dict.items():
+        if key in own and key.rsplit(".", 1)[-1] in CDF_BUFFERS and own[key].shape != value.shape:
+            own[key].resize_(value.shape)
+    model.load_state_dict(state_dict)
+    return model
+
+
 def _from_file(cls: type[nn.Module], path: Path, N: int | None, M: int | None,
                expect: dict[str, Any] | None = None) -> nn.Module:
     ckpt = load_checkpoint_dict(path)

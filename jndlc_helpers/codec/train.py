@@ -296,7 +296,7 @@ def _resume(run: Run, cfg: dict[str, Any], digest: str) -> None:
         if ckpt.get("optimizer") is None:
             raise RunConfigError(f"{ckpt_path}: weights only (training state stripped); it cannot be "
                                  "resumed or extended: use another run folder or overwrite=True")
-        run.model.load_state_dict(ckpt["state_dict"])
+        models.load_weights(run.model, ckpt["state_dict"])
         run.optimizer.load_state_dict(ckpt["optimizer"])
         run.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
         run.lr_scheduler.load_state_dict(ckpt["lr_scheduler"])

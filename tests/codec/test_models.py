@@ -134,3 +134,21 @@ def test_entropy_models_stay_float32_under_bf16_autocast():
     assert out_z.dtype == torch.float32 and torch.equal(out_z, ref_z)
     assert out_y.dtype == torch.float32 and torch.equal(out_y, ref_y)
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in out["likelihoods"].values())
+
+
+def test_load_weights_takes_entropy_tables_of_another_size():
+    # A warm-started run resumed from its own checkpoint: the model is built from the
+    # source's tables, the checkpoint holds tables grown while training.
+    source = models.build_model("mean-scale-hyperprior", 1, "mse", 8, 12, pretrained="scratch")
+    source.update(force=True)
+    trained = models.build_model("mean-scale-hyperprior", 1, "mse", 8, 12, pretrained="scratch")
+    with torch.no_grad():
+        trained.entropy_bottleneck.quantiles.mul_(4.0)  # wider medians: longer CDFs
+    trained.update(force=True)
+    state = trained.state_dict()
+    key = "entropy_bottleneck._quantized_cdf"
+    assert source.state_dict()[key].shape != state[key].shape
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        source.load_state_dict(state)
+    models.load_weights(source, state)
+    assert all(torch.equal(v, state[k]) for k, v in source.state_dict().items())

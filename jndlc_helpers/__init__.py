@@ -14,7 +14,7 @@ from types import ModuleType
 # The modules' homes; ``from jndlc_helpers import losses`` (the flat layout of 0.1) still works.
 _MOVED = {
     **dict.fromkeys(("pairs", "split", "convert", "embedded", "labellers", "kodak", "corpus"), "data"),
-    **dict.fromkeys(("models", "losses", "features", "checkpoint", "train"), "codec"),
+    **dict.fromkeys(("models", "losses", "features", "checkpoint", "train", "grid"), "codec"),
     **dict.fromkeys(("metrics", "evaluate", "bdrate", "bsjnd", "basecheck"), "evaluation"),
     **dict.fromkeys(("figures", "tables", "widgets"), "report"),
 }

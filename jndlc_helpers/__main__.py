@@ -62,7 +62,7 @@ def _build_data(args: argparse.Namespace) -> None:
 def _pretrain(args: argparse.Namespace) -> None:
     from . import config
     from .data import corpus
-    from .codec import train
+    from .codec import grid
 
     recipe = dict(config.PRETRAIN[args.profile])
     unknown = sorted(set(overrides := parse_overrides(args.set)) - set(recipe))
@@ -72,7 +72,7 @@ def _pretrain(args: argparse.Namespace) -> None:
     data = args.data or recipe["data"]
     if args.data is None and args.profile == "quick":
         corpus.build_corpus(data, progress=not args.no_progress)  # cached: a no-op once built
-    out = train.pretrain_recipe(recipe, data=data, out=args.out, progress=not args.no_progress)
+    out = grid.pretrain_recipe(recipe, data=data, out=args.out, progress=not args.no_progress)
     for name, path in out.items():
         print(f"{name}\t{path}")
 

@@ -121,7 +121,7 @@ def test_pairs(params: dict[str, Any]) -> list[tuple[Path, Path]]:
 def ensure_base_models(params: dict[str, Any], progress: bool = True) -> str:
     """Where fine-tuning starts: the zoo, a folder of the project's base models (trained
     here first when missing, with the profile's ``pretrain_steps``), or scratch."""
-    from .codec import train
+    from .codec import grid, train
 
     init = params["pretrained"]
     if init in ("zoo", "scratch"):
@@ -131,29 +131,29 @@ def ensure_base_models(params: dict[str, Any], progress: bool = True) -> str:
     if missing:
         print(f"no base model for {missing} in {init}: training them first "
               f"({params['pretrain_steps']} steps each)")
-        kw = train.profile_kwargs(params)
+        kw = grid.profile_kwargs(params)
         kw.pop("init")
         kw.update(max_steps=params["pretrain_steps"], epochs=None)
         for metric, quality in missing:
-            train.pretrain(init, metrics=[metric], qualities=[quality], progress=progress,
-                           msssim_patch_size=msssim_patch(params), **kw)
+            grid.pretrain(init, metrics=[metric], qualities=[quality], progress=progress,
+                          msssim_patch_size=msssim_patch(params), **kw)
     return init
 
 
 def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     """The pretrained-baseline control, then every (loss, metric, quality) run.
     Finished runs are skipped; interrupted ones resume. Returns one row per model."""
-    from .codec import train
+    from .codec import grid, train
 
-    kw = train.profile_kwargs(params)
+    kw = grid.profile_kwargs(params)
     kw["init"] = ensure_base_models(params, progress)
     methods = [BASELINE_PRETRAINED, *params["losses"]]
     jobs = [(m, f, q) for f in params["metrics"] for q in params["qualities"] for m in methods]
     paths: dict[str, Path] = {}
     start = time.perf_counter()
     for k, (m, f, q) in enumerate(jobs, 1):  # one at a time: a line per finished run reaches the terminal
-        paths.update(train.run_grid(run_path(params, "models"), [m], [f], [q],
-                                    msssim_patch_size=msssim_patch(params), progress=progress, **kw))
+        paths.update(grid.run_grid(run_path(params, "models"), [m], [f], [q],
+                                   msssim_patch_size=msssim_patch(params), progress=progress, **kw))
         print(run_progress_line(k, len(jobs), train.run_name(m, f, q), time.perf_counter() - start,
                                 run_path(params, "models", train.run_name(m, f, q))), flush=True)
     models = run_path(params, "models")

@@ -1,5 +1,6 @@
 """Codec: the CompressAI models, the baseline and JND losses with their feature
-extractors, checkpoints, and training (one run, the controls, grids, base models)."""
+extractors, checkpoints, training one run (``train``) and many (``grid``: grids, the
+pretrained control, our base models)."""
 from .._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
@@ -7,6 +8,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "losses": ("make_loss", "LOSS_NAMES"),
     "features": ("get_features",),
     "checkpoint": ("save_checkpoint", "load_checkpoint_dict", "fetch_weights", "WeightsUnavailableError"),
-    "train": ("train_run", "run_grid", "export_pretrained", "pretrain", "pretrain_recipe",
-              "NonFiniteLossError", "RunConfigError"),
+    "train": ("train_run", "NonFiniteLossError", "RunConfigError"),
+    "grid": ("run_grid", "export_pretrained", "pretrain", "pretrain_recipe"),
 })

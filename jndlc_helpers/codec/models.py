@@ -9,7 +9,7 @@ Two architectures:
   ``compressai.models.ScaleHyperprior(N, M)`` / ``MeanScaleHyperprior(N, M)``, small
   (N, M set by the profile in ``config.py``), initialised from the project's own
   pretrained base models: ``pretrained=<dir>`` holding
-  ``baseline-<metric>-q<quality>/checkpoint.pth.tar`` (written by ``train.pretrain``).
+  ``baseline-<metric>-q<quality>/checkpoint.pth.tar`` (written by ``grid.pretrain``).
 
 ``pretrained`` is one of ``"zoo"`` (or True), ``"scratch"`` (random init: the only way
 to get an untrained model, and recorded as such), a directory of base models, or a
@@ -111,10 +111,10 @@ def base_checkpoint(base_dir: str | os.PathLike, metric: str, quality: int) -> P
     if not ckpt.is_file():
         raise WeightsUnavailableError(
             f"{ckpt}: no pretrained base model for metric={metric}, quality={quality}; build it with "
-            f"jndlc_helpers.codec.train.pretrain({str(base_dir)!r}, ...) or pass pretrained='scratch'")
+            f"jndlc_helpers.codec.grid.pretrain({str(base_dir)!r}, ...) or pass pretrained='scratch'")
     if not (run / "done.json").is_file():
         raise WeightsUnavailableError(
-            f"{run}: pretraining not finished (no done.json); rerun train.pretrain (it resumes), "
+            f"{run}: pretraining not finished (no done.json); rerun grid.pretrain (it resumes), "
             f"or pass the file itself as pretrained={str(ckpt)!r} to use it unfinished")
     return ckpt
 

@@ -1,4 +1,4 @@
-"""Training loop: learning, exact resume after a kill, NaN stop, finished runs, DDP, controls, grid, CLI."""
+"""Training one run: learning, exact resume after a kill, NaN stop, finished runs, DDP, schedule, AMP, CLI."""
 from __future__ import annotations
 
 import json
@@ -199,50 +199,6 @@ def test_patch_size_checks_name_the_parameter():
 # ----------------------------------------------------------------------------- controls, grid, base models
 
 
-def test_pretrain_then_grid_with_controls(tmp_path):
-    data = smooth_pairs()
-    base = train.pretrain(tmp_path / "base", ["mse"], [1], dataset=data, max_steps=2, **TINY)
-    base_ckpt = base["baseline-mse-q1"]
-    assert base_ckpt == tmp_path / "base" / "baseline-mse-q1" / CHECKPOINT_NAME
-
-    runs = train.run_grid(tmp_path / "runs", ["baseline-pretrained", "baseline", "iwl-hinge", "fwl"], ["mse"], [1],
-                          dataset=data, init=tmp_path / "base", max_steps=2, features="nlpd", **TINY)
-    assert sorted(runs) == ["baseline-mse-q1", "baseline-pretrained-mse-q1", "fwl-mse-q1", "iwl-hinge-mse-q1"]
-    pre = load_checkpoint_dict(runs["baseline-pretrained-mse-q1"])
-    assert pre["meta"]["method"] == "baseline-pretrained" and pre["meta"]["steps"] == 0
-    assert all(torch.equal(pre["state_dict"][k], v) for k, v in weights(base_ckpt).items())
-    fwl = load_checkpoint_dict(runs["fwl-mse-q1"])["meta"]
-    assert fwl["features"] == "nlpd" and any("nlpd" in label for label in fwl["labels"])
-    assert any("our extension" in label for label in load_checkpoint_dict(runs["iwl-hinge-mse-q1"])["meta"]["labels"])
-    assert "feature_loss" in log_lines(tmp_path / "runs" / "fwl-mse-q1")[0]
-
-    stamps = {k: p.stat().st_mtime_ns for k, p in runs.items()}
-    again = train.run_grid(tmp_path / "runs", ["baseline-pretrained", "baseline", "iwl-hinge", "fwl"], ["mse"],
-                           [1], dataset=data, init=tmp_path / "base", max_steps=2, features="nlpd", **TINY)
-    assert {k: p.stat().st_mtime_ns for k, p in again.items()} == stamps  # nothing redone
-
-
-def test_pretrain_trains_one_model_from_scratch_and_warm_starts_the_rest(tmp_path):
-    data = smooth_pairs(n=4, size=192)
-    out = train.pretrain(tmp_path / "base", ["mse", "ms-ssim"], [1, 3, 6], dataset=data, max_steps=3,
-                         warm_steps=1, **{**TINY, "batch_size": 1})
-    assert sorted(out) == sorted(f"baseline-{m}-q{q}" for m in ("mse", "ms-ssim") for q in (1, 3, 6))
-
-    def done(name):
-        return json.loads((tmp_path / "base" / name / train.DONE_NAME).read_text())
-
-    def init(name):
-        return load_checkpoint_dict(out[name])["meta"]["init"]
-
-    assert done("baseline-mse-q3")["steps"] == 3 and init("baseline-mse-q3")["init"] == "scratch"  # the anchor
-    for name, source in (("baseline-mse-q1", "baseline-mse-q3"), ("baseline-mse-q6", "baseline-mse-q3"),
-                         ("baseline-ms-ssim-q1", "baseline-mse-q1"), ("baseline-ms-ssim-q6", "baseline-mse-q6")):
-        assert done(name)["steps"] == 1
-        assert init(name)["source"] == str(out[source]), name
-    with pytest.raises(FileNotFoundError, match="baseline-mse-q2 starts from baseline-mse-q4"):
-        train.pretrain(tmp_path / "other", ["mse"], [2], anchor_quality=4, dataset=data, max_steps=1, **TINY)
-
-
 def write_pair_folder(root: Path, n: int = 4, size: int = 64) -> Path:
     x, x_j = smooth_pairs(n, size, seed=3).tensors
     for sub, imgs in (("Ref", x), ("JND1", x_j)):
@@ -304,20 +260,6 @@ def test_ddp_two_processes_on_gloo(tmp_path):
     assert not list(tmp_path.glob("run/*.tmp"))
 
 
-def test_profile_kwargs_match_train_run():
-    import inspect
-
-    from jndlc_helpers import config
-
-    params = inspect.signature(train.train_run).parameters
-    for name in config.PROFILES:
-        kw = train.profile_kwargs(config.profile(name))
-        assert set(kw) <= set(params), name
-    quick = train.profile_kwargs(config.profile("quick"))
-    assert quick["init"] == "data/pretrained/quick" and quick["features"] == "nlpd" and quick["N"] == 48
-    assert train.profile_kwargs(config.profile("paper"))["init"] == "zoo"
-
-
 # ----------------------------------------------------------------------------- schedule, AMP, recipe
 
 
@@ -348,30 +290,6 @@ def test_bf16_autocast_training_on_cpu_is_finite_and_close_to_float32(tmp_path):
         assert np.isfinite(b["loss"]) and np.isfinite(b["bpp_loss"])
         assert b["bpp_loss"] == pytest.approx(a["bpp_loss"], rel=0.1)
         assert b["loss"] == pytest.approx(a["loss"], rel=0.1)
-
-
-def test_pretrain_recipe_on_a_photo_folder_with_speed_settings(tmp_path, monkeypatch):
-    from jndlc_helpers import config
-
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    x = smooth_pairs(n=3, size=192, seed=5).tensors[0]
-    for i, img in enumerate(x):
-        Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / f"p{i}.png")
-    recipe = {**config.PRETRAIN["smoke"], "N": 8, "M": 12, "qualities": [1, 2], "anchor_quality": 2, "steps": 3,
-              "warm_steps": 2, "msssim_steps": 1, "batch_size": 2, "msssim_batch_size": 1, "lr_schedule": "cosine"}
-    out = train.pretrain_recipe(recipe, data=folder, out=tmp_path / "base", device="cpu", progress=False)
-    assert sorted(out) == sorted(f"baseline-{m}-q{q}" for m in ("mse", "ms-ssim") for q in (1, 2))
-    cfg = json.loads((tmp_path / "base" / "baseline-mse-q1" / train.CONFIG_NAME).read_text())["config"]
-    assert cfg["unlabelled_root"] == "../../photos" and cfg["data_root"] is None and cfg["lr"] == recipe["warm_lr"]
-    assert cfg["lr_schedule"] == "cosine"
-    msssim = json.loads((tmp_path / "base" / "baseline-ms-ssim-q2" / train.CONFIG_NAME).read_text())["config"]
-    assert msssim["patch_size"] == 192 and msssim["batch_size"] == 1
-
-    run = train.train_run(tmp_path / "fast", loss="baseline", metric="mse", quality=1, unlabelled_root=folder,
-                          patch_size=64, max_steps=2, channels_last=True, **TINY)
-    session = json.loads((run.parent / train.CONFIG_NAME).read_text())["sessions"][-1]
-    assert session["channels_last"] is True and session["compile"] is False
 
 
 def test_fine_tuning_data_mixes_jnd_pairs_1_to_1_with_the_committed_unlabelled_photos(make_pairs):

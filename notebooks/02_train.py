@@ -41,7 +41,7 @@
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | paper
 run_dir = ""  # empty means runs/PROFILE
-losses = None  # None means the profile, e.g. baseline pwl iwl iwl-hinge fwl
+losses = None  # None means the profile (quick: baseline iwl iwl-hinge fwl; paper: + pwl)
 metrics = None  # mse and/or ms-ssim
 qualities = None  # CompressAI zoo qualities 1-6 (the paper lambdas)
 max_steps = None  # step budget per run; None means the profile's (jndlc_helpers/config.py; paper: 100 epochs)

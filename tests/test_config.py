@@ -39,7 +39,9 @@ def test_provenance_label_flags_everything_that_is_not_the_paper():
     quick = config.provenance_label(config.provenance(config.profile("quick")))
     assert "NOT the paper's protocol" in quick
     assert "proxy JND labels (cvvdp)" in quick and "offline FWL features (nlpd)" in quick
-    assert "100 steps" in quick and "N=48" in quick
+    assert "70 steps" in quick and "N=64" in quick
+    assert "from our base models (data/pretrained/quick-corpus)" in quick
+    assert "data/embedded + data/photos/unlabelled (1:1)" in quick
     paper = config.provenance_label(config.provenance(config.profile("paper")))
     assert "NOT" not in paper and "proxy" not in paper and "100 epochs" in paper
 

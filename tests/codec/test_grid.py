@@ -67,7 +67,8 @@ def test_profile_kwargs_match_train_run():
         kw = grid.profile_kwargs(config.profile(name))
         assert set(kw) <= set(params), name
     quick = grid.profile_kwargs(config.profile("quick"))
-    assert quick["init"] == "data/pretrained/quick" and quick["features"] == "nlpd" and quick["N"] == 48
+    assert quick["init"] == "data/pretrained/quick-corpus" and quick["features"] == "nlpd" and quick["N"] == 64
+    assert quick["unlabelled_root"] == "data/photos/unlabelled"
     assert grid.profile_kwargs(config.profile("paper"))["init"] == "zoo"
 
 

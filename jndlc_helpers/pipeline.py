@@ -33,8 +33,9 @@ def prov(params: dict[str, Any]) -> dict[str, Any]:
     """The provenance of the run's outputs, naming the JOD display model when JOD is computed."""
     from .reproduce import display_path
 
-    out = config.provenance(params)
-    out["data"] = display_path(params.get("data_root"), params.get("run_dir"))
+    shown = {k: display_path(params.get(k), params.get("run_dir")) if params.get(k) else params.get(k)
+             for k in ("data_root", "unlabelled_root", "pretrained")}
+    out = config.provenance({**params, **shown})  # no machine paths in tables and captions
     if params.get("jod"):
         from .evaluation.evaluate import JOD_DISPLAY
 

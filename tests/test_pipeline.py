@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jndlc_helpers import pipeline
+from jndlc_helpers import config, pipeline
 from jndlc_helpers.config import profile
 
 
@@ -113,3 +113,15 @@ def test_jod_rows_and_display_in_the_tables(tmp_path):
     assert (per.loc[per["metric"] == "jod", "q_jnd"] == 9.0).all()  # 10 - tau, not the JND image's JOD
     md2 = pipeline.table_markdown(params, "table2_bs_jnd")
     assert "JOD = 9 (10 - tau" in md2 and "JOD (ours, not the paper's)" in md2
+
+
+def test_provenance_shows_project_paths_relative(tmp_path):
+    from jndlc_helpers.reproduce import project_root
+
+    root = project_root()
+    params = profile("quick", jod=False)
+    params.update(data_root=str(root / "data/embedded"), unlabelled_root=str(root / "data/photos/unlabelled"),
+                  pretrained=str(root / "data/pretrained/quick-corpus"), run_dir=str(tmp_path / "run"))
+    label = config.provenance_label(pipeline.prov(params))
+    assert str(root) not in label
+    assert "data/embedded + data/photos/unlabelled (1:1)" in label and "(data/pretrained/quick-corpus)" in label

@@ -72,7 +72,7 @@ _PAPER: dict[str, Any] = {
     "bootstrap": 1000,
 }
 
-# The quick profile: the paper's protocol in miniature on a 2-core CPU (~20 min).
+# The quick profile: the paper's protocol in miniature on a 2-core CPU (~23 min).
 # - base models: ours (``PRETRAIN["quick"]``, trained on the photo corpus): the zoo's
 #   weights are a download outside the package registries, and Cheng2020 is too slow
 #   to fine-tune on 2 cores. Small, but JPEG-level codecs (benchmarks/results/base_models.json).
@@ -81,9 +81,9 @@ _PAPER: dict[str, Any] = {
 # - losses: the controls, the paper's IWL and FWL, and our IWL hinge (the variant whose
 #   gradients differ from the baseline's). PWL (not in the paper's tables) is left to
 #   the paper profile: its 8 runs and their evaluation would add ~3.5 min.
-# - 70 steps of batch 4 per run (measured: 0.18 s a step MSE at 128 px, 0.38 s MS-SSIM at
-#   192 px): 32 runs in ~11 min, leaving ~7 min to evaluate 40 models and the anchors on
-#   13 test images with real bitstreams and JOD (0.5 s per image and model).
+# - 70 steps of batch 4 per run (0.18 s a step MSE at 128 px, 0.38 s MS-SSIM at 192 px;
+#   benchmarks/NOTES.md). Measured: the 32 runs took 824 s and the whole chain 1352 s
+#   (benchmarks/results/reproduce_quick.json), over the 20-minute aim.
 _QUICK: dict[str, Any] = {
     **_PAPER,
     "profile": "quick",

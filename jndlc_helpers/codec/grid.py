@@ -17,8 +17,8 @@ from .. import config as cfgmod
 from ..files import params_digest, portable_path, write_json
 from . import models
 from .checkpoint import CHECKPOINT_NAME, save_checkpoint
-from .train import (BUDGET_KEYS, DONE_NAME, _finished, _progress_bar, _write_config, git_commit, run_labels,
-                    run_name, train_run, versions)
+from .train import (BUDGET_KEYS, DONE_NAME, git_commit, is_finished, progress_bar, run_labels, run_name,
+                    train_run, versions, write_config)
 
 PRETRAINED_METHOD = "baseline-pretrained"
 
@@ -35,7 +35,7 @@ def export_pretrained(run_dir: str | os.PathLike, *, metric: str, quality: int,
     # The budget is not part of a run's identity: rerun with a larger one to extend it.
     digest = params_digest({k: v for k, v in cfg.items() if k not in BUDGET_KEYS})
     ckpt_path = run_dir / CHECKPOINT_NAME
-    if not overwrite and _finished(run_dir, cfg, digest):
+    if not overwrite and is_finished(run_dir, cfg, digest):
         return ckpt_path
     model, info = models.build_model_with_info(architecture, quality, metric, N, M, pretrained=init,
                                                progress=progress)
@@ -45,7 +45,7 @@ def export_pretrained(run_dir: str | os.PathLike, *, metric: str, quality: int,
             "epoch": 0, "complete": True, "config_digest": digest,
             "labels": run_labels({"loss": PRETRAINED_METHOD, "architecture": architecture}, info),
             "git_commit": git_commit(), "versions": versions()}
-    _write_config(run_dir, cfg, meta, 0, torch.device("cpu"), 1, None)
+    write_config(run_dir, cfg, meta, 0, torch.device("cpu"), 1, None)
     save_checkpoint(ckpt_path, model, step=0, epoch=0, meta=meta)
     write_json(run_dir / DONE_NAME, {"run": run_dir.name, "method": PRETRAINED_METHOD, "config_digest": digest,
                                      "config": cfg, "steps": 0, "checkpoint": CHECKPOINT_NAME,
@@ -64,7 +64,7 @@ def run_grid(runs_dir: str | os.PathLike, losses: Iterable[str], metrics: Iterab
     runs_dir = Path(runs_dir)
     jobs = [(loss, metric, q) for metric in metrics for q in qualities for loss in losses]
     out: dict[str, Path] = {}
-    bar = _progress_bar(len(jobs), 0, "runs", enabled=progress)
+    bar = progress_bar(len(jobs), 0, "runs", enabled=progress)
     try:
         for loss, metric, q in jobs:
             name = run_name(loss, metric, q)

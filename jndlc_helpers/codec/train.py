@@ -163,7 +163,7 @@ def train_run(
     # The budget is not part of a run's identity: rerun with a larger one to extend it.
     digest = params_digest({k: v for k, v in cfg.items() if k not in BUDGET_KEYS})
     ckpt_path = run_dir / CHECKPOINT_NAME
-    if not overwrite and _finished(run_dir, cfg, digest):
+    if not overwrite and is_finished(run_dir, cfg, digest):
         return ckpt_path
     rank, world, dev, owns_group = distributed.setup(device)
     try:
@@ -172,7 +172,7 @@ def train_run(
         _resume(run, cfg, digest)
         run.meta = _run_meta(run, cfg, digest)
         if run.is_main:
-            _write_config(run_dir, cfg, run.meta, run.step, dev, world, run.steps_per_epoch,
+            write_config(run_dir, cfg, run.meta, run.step, dev, world, run.steps_per_epoch,
                           channels_last=channels_last, compile=compile)
             _truncate_log(run_dir / LOG_NAME, run.step)
         run.net = distributed.wrap_ddp(run.model, dev) if world > 1 else run.model
@@ -326,7 +326,7 @@ def _run_meta(run: Run, cfg: dict[str, Any], digest: str) -> dict[str, Any]:
 def _loop(run: Run) -> None:
     """Step through the batches until the budget is spent; log, checkpoint, call back."""
     a = run.args
-    bar = _progress_bar(run.total_steps, run.step, run.dir.name, enabled=a["progress"] and run.is_main)
+    bar = progress_bar(run.total_steps, run.step, run.dir.name, enabled=a["progress"] and run.is_main)
     log = open(run.dir / LOG_NAME, "a") if run.is_main else None
     run.t0 = time.perf_counter()
     try:
@@ -525,7 +525,7 @@ def versions() -> dict[str, str | None]:
 # ============================================================================= helpers
 
 
-def _finished(run_dir: Path, cfg: dict[str, Any], digest: str) -> bool:
+def is_finished(run_dir: Path, cfg: dict[str, Any], digest: str) -> bool:
     """True if ``run_dir`` holds this run finished with this budget (another budget
     resumes from its checkpoint); RunConfigError if it holds another run."""
     done_path = run_dir / DONE_NAME
@@ -548,7 +548,7 @@ def _diff(run_dir: Path, cfg: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {old.get(k)!r} -> {cfg.get(k)!r}" for k in keys) or "same keys, other digest"
 
 
-def _write_config(run_dir: Path, cfg: dict[str, Any], meta: dict[str, Any], step: int, dev: torch.device,
+def write_config(run_dir: Path, cfg: dict[str, Any], meta: dict[str, Any], step: int, dev: torch.device,
                   world: int, steps_per_epoch: int | None, **how: Any) -> None:
     """config.json: the run's config (its identity) and one entry per session, which
     also records ``how`` it ran (speed settings that change no result beyond rounding)."""
@@ -639,7 +639,7 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(s)
 
 
-def _progress_bar(total: int, initial: int, desc: str, enabled: bool):
+def progress_bar(total: int, initial: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True, leave=False)

@@ -1,7 +1,7 @@
 """Base models against Pillow's JPEG on the embedded JND test set, side by side.
 
 Every base model (``baseline-<metric>-q<k>`` in the models folder) and JPEG at
-quality factors 5-95 code the same test images in one run; the numbers are those of
+quality factors 5, 10, ..., 95 code the same test images in one run; the numbers are those of
 ``jndlc_helpers.evaluation.basecheck.base_model_report``. The headline value is the MSE family's
 rate relative to JPEG at equal PSNR (1 + BD-rate/100, PCHIP): below 1 is better.
 
@@ -28,7 +28,7 @@ from jndlc_helpers.codec import models  # noqa: E402
 from jndlc_helpers.data import pairs  # noqa: E402
 from jndlc_helpers.evaluation import basecheck, evaluate, metrics  # noqa: E402
 
-JPEG_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+JPEG_QUALITIES = tuple(range(5, 100, 5))
 
 
 def no_nan(obj):

@@ -64,3 +64,17 @@ def test_missing_rows_are_clear_errors():
     jnd = pd.DataFrame({"image": ["zzz"], "psnr": [30.0], "ms_ssim_db": [15.0]})
     with pytest.raises(ValueError, match="'zzz' has a JND quality but no mse RD rows"):
         basecheck.base_model_report(rd, jnd)
+
+
+def test_a_wide_jpeg_sweep_is_compared_over_the_family_range_only():
+    # JPEG from 0.02 to 8 bpp: its quality range is far wider than the family's, which
+    # alone would fail the 50% overlap rule; the bracket keeps the BD-rate computable.
+    rows = [dict(image="a", method="jpeg", family="anchor", quality=k, bpp=b, psnr=quality(b), ms_ssim_db=0.0)
+            for k, b in enumerate(np.geomspace(0.02, 8, 30))]
+    rows += [dict(image="a", method="baseline-pretrained", family="mse", quality=q, bpp=b,
+                  psnr=quality(b / 0.8), ms_ssim_db=0.0) for q, b in zip((1, 3, 5, 6), (0.12, 0.3, 0.7, 1.2))]
+    rd = pd.DataFrame(rows)
+    jnd = pd.DataFrame({"image": ["a"], "psnr": [31.0], "ms_ssim_db": [16.0]})
+    assert basecheck.base_model_report(rd, jnd)["bd_rate_vs_jpeg_mse_psnr"] == pytest.approx(-20.0, abs=0.5)
+    near = basecheck.bracket(basecheck.average_curve(rd, "jpeg"), "psnr", 30.0, 35.0)
+    assert near["psnr"].min() < 30.0 < near["psnr"].iloc[1] and near["psnr"].iloc[-2] < 35.0 < near["psnr"].max()

@@ -119,10 +119,11 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
         raise ImageError(f"{path}: unreadable or truncated image ({e})") from e
 
 
-def save_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
-    """Write an (H, W, 3) uint8 array as PNG, atomically."""
+def save_png(path: str | os.PathLike, rgb: np.ndarray, compress_level: int = 6) -> Path:
+    """Write an (H, W, 3) uint8 array as PNG, atomically. ``compress_level`` 1 writes
+    about 4x faster than Pillow's default 6 for a tenth more bytes (working copies)."""
     img = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
-    return atomic_write(path, lambda p: img.save(p, format="PNG"))
+    return atomic_write(path, lambda p: img.save(p, format="PNG", compress_level=compress_level))
 
 
 def file_digest(path: str | os.PathLike, algo: str = "sha256") -> str:

@@ -203,14 +203,21 @@ def rd_jobs(params: dict[str, Any]) -> list[dict[str, Any]]:
     return jobs + evaluate.anchor_jobs(params["anchors"], params["anchor_qualities"])
 
 
+def recon_path(params: dict[str, Any], job: dict[str, Any]) -> Path:
+    """Where a learned model's decoded test images are kept (written by 03, shown by 06)."""
+    return run_path(params, "recon", job["family"], job["method"], f"q{job['quality']}")
+
+
 def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
-    """The tidy per-image RD table (resumable), CompressAI-style JSONs, JND qualities."""
+    """The tidy per-image RD table (resumable), CompressAI-style JSONs, JND qualities;
+    the decoded images are kept under recon/ for 06 (not decoded twice)."""
     from .evaluation import evaluate, metrics
 
     pairs_ = test_pairs(params)
     rd = evaluate.evaluate_all(rd_jobs(params), [ref for ref, _ in pairs_], run_path(params, "results", "rd.csv"),
                                jod=params["jod"], progress=progress,
-                               json_dir=run_path(params, "results", "json"), provenance=prov(params))
+                               json_dir=run_path(params, "results", "json"), provenance=prov(params),
+                               recon_dir=lambda job: recon_path(params, job))
     jq = metrics.jnd_quality_table(pairs_, jod=params["jod"], display=evaluate.JOD_DISPLAY)
     jq.to_csv(run_path(params, "results", "jnd_quality.csv"), index=False)
     return rd
@@ -322,7 +329,7 @@ def figure_bs_jnd_example(params: dict[str, Any], image: str | None = None):
 # ---------------------------------------------------------------- 06 visual comparison
 def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
     """Every learned model's reconstruction of every test image, saved as PNG under
-    recon/ (skipped when present), and a widgets.Gallery over them."""
+    recon/ (skipped when present: 03 keeps them), and a widgets.Gallery over them."""
     from tqdm.auto import tqdm
 
     from .evaluation import evaluate
@@ -333,7 +340,7 @@ def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
     jobs = [j for j in rd_jobs(params) if "checkpoint" in j]
     cache: dict[str, Any] = {}
     for job in tqdm(jobs, desc="reconstruct", disable=not progress):
-        out_dir = run_path(params, "recon", job["family"], job["method"], f"q{job['quality']}")
+        out_dir = recon_path(params, job)
         for name, ref in refs.items():
             out = out_dir / f"{name}.png"
             if out.exists():
@@ -341,7 +348,7 @@ def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
             if job["checkpoint"] not in cache:
                 cache.clear()  # one model in memory at a time
                 cache[job["checkpoint"]] = evaluate.default_loader(job["checkpoint"])
-            save_png(out, evaluate.reconstruct(cache[job["checkpoint"]], load_rgb(ref))["rgb"])
+            save_png(out, evaluate.reconstruct(cache[job["checkpoint"]], load_rgb(ref))["rgb"], compress_level=1)
     return widgets.gallery_from_folder(run_path(params, "recon"), rd_table(params),
                                        {k: str(v) for k, v in refs.items()})
 

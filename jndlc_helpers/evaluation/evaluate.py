@@ -31,7 +31,7 @@ from PIL import Image, features
 
 from . import metrics as M
 from ..data import pairs
-from ..files import atomic_write, list_images, load_rgb, write_json
+from ..files import atomic_write, list_images, load_rgb, save_png, write_json
 from ..data.labellers import DEFAULT_DISPLAY
 
 # One ColorVideoVDP display model for labelling and evaluation: a JOD read off an RD
@@ -275,14 +275,18 @@ def evaluate_model(
     check: bool = True,
     estimate: bool = True,
     on_image: Callable[[], None] | None = None,
+    recon_dir: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
-    """Tidy rows (``COLUMNS``) for one learned model on ``images``."""
+    """Tidy rows (``COLUMNS``) for one learned model on ``images``; with ``recon_dir``
+    each decoded image is also kept there as ``<name>.png`` (what ``reconstruct`` gives)."""
     model.eval()
     device = next(model.parameters()).device
     rows = []
     for name, rgb in iter_images(images):
         x = to_tensor(rgb, device)
         r = code_image(model, x, check=check, estimate=estimate)
+        if recon_dir is not None:
+            save_png(Path(recon_dir) / f"{name}.png", M.to_uint8_array(r["x_hat"]), compress_level=1)
         m = M.image_metrics(x, r["x_hat"], jod=jod, display=JOD_DISPLAY)
         rows.append(_row(name, method, family, quality, lmbda, r, m))
         if on_image:
@@ -421,6 +425,7 @@ def evaluate_all(
     progress: bool = True,
     json_dir: str | os.PathLike | None = None,
     provenance: Mapping[str, Any] | None = None,
+    recon_dir: Callable[[Mapping[str, Any]], str | os.PathLike] | None = None,
 ) -> pd.DataFrame:
     """Evaluate every job on ``images`` into ``out_csv``; resumable.
 
@@ -429,7 +434,8 @@ def evaluate_all(
     Each finished job's rows are written at once (the whole CSV rewritten
     atomically); jobs whose rows for all of ``images`` are already in ``out_csv``
     are skipped. With ``json_dir``, each (method, family) also gets CompressAI's
-    JSON (labelled with ``provenance``). Returns the whole table.
+    JSON (labelled with ``provenance``); with ``recon_dir`` (job -> folder), each
+    learned model's decoded images are kept as PNG. Returns the whole table.
     """
     from tqdm.auto import tqdm
 
@@ -455,7 +461,8 @@ def evaluate_all(
                 model = ckpt if isinstance(ckpt, nn.Module) else loader(ckpt)
                 rows = evaluate_model(model, images, method=job["method"], family=job["family"],
                                       quality=job["quality"], lmbda=job.get("lmbda"), jod=jod,
-                                      check=check, on_image=bar.update)
+                                      check=check, on_image=bar.update,
+                                      recon_dir=recon_dir(job) if recon_dir else None)
             key = _key(job["method"], job["family"], job["quality"])
             keep = [_key(*k) != key for k in zip(table["method"], table["family"], table["quality"])]
             table = pd.concat([table[keep], rows], ignore_index=True) if len(table) else rows

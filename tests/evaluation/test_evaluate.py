@@ -218,3 +218,17 @@ def test_one_jod_display_model_for_labels_and_evaluation(monkeypatch):
     rgb = np.full((32, 32, 3), 128, np.uint8)
     E.evaluate_anchor("jpeg", 50, {"a": rgb}, jod=True)
     assert seen == [labellers.DEFAULT_DISPLAY]
+
+
+def test_evaluate_all_keeps_the_decoded_images_reconstruct_would_give(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(smooth_image(40, 48, 3)).save(folder / "a.png")
+    ck = _checkpoints(tmp_path)[0]
+    jobs = [{"method": "iwl", "family": "mse", "quality": 1, "checkpoint": ck}] + E.anchor_jobs(["jpeg"], [50])
+    E.evaluate_all(jobs, folder, tmp_path / "rd.csv", loader=_loader([]), progress=False,
+                   recon_dir=lambda job: tmp_path / "recon" / job["method"])
+    kept = np.asarray(Image.open(tmp_path / "recon" / "iwl" / "a.png"))
+    again = E.reconstruct(ck, np.asarray(Image.open(folder / "a.png").convert("RGB")), loader=_loader([]))["rgb"]
+    np.testing.assert_array_equal(kept, again)
+    assert not (tmp_path / "recon" / "jpeg").exists()  # anchors are coded again on demand

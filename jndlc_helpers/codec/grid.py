@@ -94,8 +94,10 @@ def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iter
 
     With ``warm_start`` only one model starts from scratch, for ``max_steps``: MSE at
     ``anchor_quality`` (default: the middle of ``qualities``). The other MSE models
-    start from it, and each MS-SSIM model from the MSE model of its quality, for
-    ``warm_steps`` (default ``max_steps // 4``) at ``warm_lr`` (default: ``lr``). A warm start whose source is not
+    start in a chain from it, each from its neighbour on the anchor's side (1 <- 3 <- 5
+    -> 6: one lambda step at a time, so a short run reaches the new rate), and each
+    MS-SSIM model from the MSE model of its quality, for ``warm_steps`` (default
+    ``max_steps // 4``) at ``warm_lr`` (default: ``lr``). A warm start whose source is not
     finished is an error (not a silent run from scratch): train the source first, or
     pass ``warm_start=False``. Each run's meta records where it started."""
     if str(cfg.pop("init", "scratch")) != "scratch":
@@ -108,14 +110,19 @@ def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iter
         run = Path(out_dir) / run_name("baseline", metric, q)
         return run / CHECKPOINT_NAME if (run / DONE_NAME).is_file() else None
 
+    def neighbour(q: int) -> int:
+        """The quality an MSE model starts from: the next one toward the anchor."""
+        toward = [p for p in {*qualities, anchor} if anchor <= p < q or q < p <= anchor]
+        return min(toward, key=lambda p: abs(p - q))
+
     jobs = [("mse", anchor)] if "mse" in metrics and anchor in qualities else []
-    jobs += [("mse", q) for q in qualities if "mse" in metrics and q != anchor]
+    jobs += [("mse", q) for q in sorted(qualities, key=lambda q: abs(q - anchor)) if "mse" in metrics and q != anchor]
     jobs += [(m, q) for m in metrics if m != "mse" for q in qualities]
     out: dict[str, Path] = {}
     for metric, q in jobs:
         source = None
         if warm_start and (metric, q) != ("mse", anchor):
-            wanted = ("mse", q) if metric != "mse" else ("mse", anchor)
+            wanted = ("mse", q) if metric != "mse" else ("mse", neighbour(q))
             source = finished(*wanted)
             if source is None:
                 raise FileNotFoundError(

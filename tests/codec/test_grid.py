@@ -38,9 +38,9 @@ def test_pretrain_then_grid_with_controls(tmp_path):
 
 def test_pretrain_trains_one_model_from_scratch_and_warm_starts_the_rest(tmp_path):
     data = smooth_pairs(n=4, size=192)
-    out = grid.pretrain(tmp_path / "base", ["mse", "ms-ssim"], [1, 3, 6], dataset=data, max_steps=3,
-                         warm_steps=1, **{**TINY, "batch_size": 1})
-    assert sorted(out) == sorted(f"baseline-{m}-q{q}" for m in ("mse", "ms-ssim") for q in (1, 3, 6))
+    out = grid.pretrain(tmp_path / "base", ["mse", "ms-ssim"], [1, 3, 5, 6], anchor_quality=3, dataset=data,
+                        max_steps=3, warm_steps=1, **{**TINY, "batch_size": 1})
+    assert sorted(out) == sorted(f"baseline-{m}-q{q}" for m in ("mse", "ms-ssim") for q in (1, 3, 5, 6))
 
     def done(name):
         return json.loads((tmp_path / "base" / name / train.DONE_NAME).read_text())
@@ -49,7 +49,8 @@ def test_pretrain_trains_one_model_from_scratch_and_warm_starts_the_rest(tmp_pat
         return load_checkpoint_dict(out[name])["meta"]["init"]
 
     assert done("baseline-mse-q3")["steps"] == 3 and init("baseline-mse-q3")["init"] == "scratch"  # the anchor
-    for name, source in (("baseline-mse-q1", "baseline-mse-q3"), ("baseline-mse-q6", "baseline-mse-q3"),
+    for name, source in (("baseline-mse-q1", "baseline-mse-q3"), ("baseline-mse-q5", "baseline-mse-q3"),
+                         ("baseline-mse-q6", "baseline-mse-q5"),  # a chain: one lambda step at a time
                          ("baseline-ms-ssim-q1", "baseline-mse-q1"), ("baseline-ms-ssim-q6", "baseline-mse-q6")):
         assert done(name)["steps"] == 1
         assert init(name)["source"] == str(out[source]), name

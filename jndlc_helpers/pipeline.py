@@ -13,6 +13,7 @@ step reads and writes inside ``params["run_dir"]``:
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -266,7 +267,8 @@ def bd_rate_tables(params: dict[str, Any]) -> pd.DataFrame:
     proposed = proposed_methods(params) + (["baseline"] if "baseline" in params["losses"] else [])
     metrics = bdrate.QUALITY_METRICS + (("jod",) if has_jod(rd) else ())  # JOD rows: ours, labelled so
     bd = bdrate.bd_rate_table(rd, proposed, anchors=[BASELINE_PRETRAINED, "baseline"], metrics=metrics,
-                              families=params["metrics"], n_boot=params["bootstrap"], seed=params["seed"])
+                              families=params["metrics"], n_boot=params["bootstrap"], seed=params["seed"],
+                              workers=os.cpu_count() or 1)
     bd.to_csv(run_path(params, "results", "bd_rate.csv"), index=False)
     for anchor, name in ((BASELINE_PRETRAINED, "table1_bd_rate"), ("baseline", "table1_bd_rate_vs_finetuned")):
         if (bd["anchor"] == anchor).any():

@@ -37,7 +37,8 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from typing import Any, Iterable, Sequence
+from functools import partial
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -189,6 +190,7 @@ def bd_rate_table(
     require_monotonic: bool = True,
     min_images_for_interval: int = MIN_IMAGES_FOR_INTERVAL,
     cubic_tolerance: float = CUBIC_TOLERANCE,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """BD-rates of every proposed method against every anchor, from a per-image table.
 
@@ -201,10 +203,13 @@ def bd_rate_table(
     bootstrap 95% interval over images (``n_boot`` resamples seeded from the row's
     key, ``n_boot_failed`` of them without a value) where ``n_used`` >=
     ``min_images_for_interval``, else the range of the per-image BD-rates.
-    Pairs with no rows are skipped.
+    Pairs with no rows are skipped. ``workers`` > 1 spreads the (method, anchor,
+    metric) pairs over processes; the table is the same.
     """
-    methods, aggregates = list(methods), list(aggregates)
-    rows = []
+    settings = dict(methods=list(methods), aggregates=list(aggregates), n_boot=n_boot, seed=seed,
+                    kw={"min_overlap": min_overlap, "require_monotonic": require_monotonic},
+                    min_images=min_images_for_interval, cubic_tolerance=cubic_tolerance)
+    tasks = []
     for family in families:
         for anchor in anchors:
             for method in proposed:
@@ -217,30 +222,52 @@ def bd_rate_table(
                     if a.empty or t.empty:
                         continue
                     images = sorted(set(a.index) & set(t.index))
-                    a, t = a.loc[images], t.loc[images]
-                    for agg in aggregates:
-                        res = {}
-                        for interp in methods:
-                            kw = {"method": interp, "min_overlap": min_overlap,
-                                  "require_monotonic": require_monotonic}
-                            rng = np.random.default_rng(row_seed(seed, method, family, anchor, metric, interp, agg))
-                            res[interp] = _aggregate(a, t, images, metric, agg, kw, n_boot, rng,
-                                                     min_images_for_interval)
-                        for interp in methods:
-                            r = res[interp]
-                            check = ""
-                            if interp == "cubic":
-                                pchip = res["pchip"]["value"] if "pchip" in res else math.nan
-                                check = _cubic_row_check(a, t, images, metric, agg, r, pchip, cubic_tolerance)
-                            rows.append({
-                                "method": method, "family": family, "key": f"{method}-{family}",
-                                "anchor": anchor, "metric": metric, "interpolation": interp,
-                                "aggregate": agg, "bd_rate": r["value"], "low": r["low"], "high": r["high"],
-                                "interval": r["interval"], "n_images": len(images), "n_used": r["used"],
-                                "n_boot": r["n_boot"], "n_boot_failed": r["failed"], "check": check,
-                                "reason": r["reason"] or "",
-                            })
+                    tasks.append((family, anchor, method, metric, a.loc[images], t.loc[images]))
+    rows = [row for rows in _map(partial(_pair_rows, **settings), tasks, workers) for row in rows]
     return pd.DataFrame(rows, columns=BD_COLUMNS)
+
+
+def _pair_rows(task: tuple, methods: list[str], aggregates: list[str], n_boot: int, seed: int,
+               kw: dict[str, Any], min_images: int, cubic_tolerance: float) -> list[dict[str, Any]]:
+    """The rows of one (family, anchor, method, metric): every aggregate and interpolation."""
+    family, anchor, method, metric, a, t = task
+    images = list(a.index)
+    rows = []
+    for agg in aggregates:
+        res = {}
+        for interp in methods:
+            rng = np.random.default_rng(row_seed(seed, method, family, anchor, metric, interp, agg))
+            res[interp] = _aggregate(a, t, images, metric, agg, {"method": interp, **kw}, n_boot, rng, min_images)
+        for interp in methods:
+            r = res[interp]
+            check = ""
+            if interp == "cubic":
+                pchip = res["pchip"]["value"] if "pchip" in res else math.nan
+                check = _cubic_row_check(a, t, images, metric, agg, r, pchip, cubic_tolerance)
+            rows.append({
+                "method": method, "family": family, "key": f"{method}-{family}",
+                "anchor": anchor, "metric": metric, "interpolation": interp,
+                "aggregate": agg, "bd_rate": r["value"], "low": r["low"], "high": r["high"],
+                "interval": r["interval"], "n_images": len(images), "n_used": r["used"],
+                "n_boot": r["n_boot"], "n_boot_failed": r["failed"], "check": check,
+                "reason": r["reason"] or "",
+            })
+    return rows
+
+
+def _map(fn: Callable[[Any], Any], tasks: list, workers: int) -> list:
+    """``[fn(t) for t in tasks]``, over ``workers`` processes when more than one: the
+    bootstraps are CPU-bound (scipy's PCHIP), and each row is seeded from its key, so
+    the result does not depend on the split."""
+    workers = min(workers, len(tasks))
+    if workers <= 1:
+        return [fn(task) for task in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the caller (a notebook kernel) may hold torch's OpenMP threads
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, tasks))
 
 
 def _per_image(a, t, images, metric, kw) -> tuple[np.ndarray, str | None]:

@@ -202,3 +202,14 @@ def test_table_reasons_when_points_are_missing():
     assert "needs >= 4" in cubic["reason"] and "1 images" in cubic["reason"]
     pchip = t[(t["aggregate"] == "per-image-mean") & (t["interpolation"] == "pchip")].iloc[0]
     assert pchip["n_used"] == 2 and pchip["reason"] == ""
+
+
+def test_the_table_is_the_same_over_two_processes():
+    factors = {f"im{i:02d}": 0.80 + 0.015 * i for i in range(11)}
+    df = tidy(factors)
+    df = pd.concat([df, df[df["method"] == "iwl"].assign(method="fwl", bpp=lambda d: d["bpp"] * 0.97)],
+                   ignore_index=True)
+    kw = dict(anchors=["baseline"], families=["mse"], n_boot=30)
+    serial = B.bd_rate_table(df, ["fwl", "iwl"], **kw)
+    pd.testing.assert_frame_equal(serial, B.bd_rate_table(df, ["fwl", "iwl"], workers=2, **kw))
+    assert len(serial) == 2 * 2 * 2 * 2  # methods x metrics x interpolations x aggregates

@@ -134,8 +134,9 @@ PROFILES: dict[str, dict[str, Any]] = {"smoke": _SMOKE, "quick": _QUICK, "paper"
 
 # The recipe of our base models (``make pretrain`` = ``python -m jndlc_helpers pretrain``),
 # trained on the photo corpus of ``data/corpus.py`` (disjoint by source from the JND set).
-# One MSE model from scratch (the anchor), the other MSE qualities warm-started from
-# it, each MS-SSIM model from the MSE model of its quality. Why these numbers:
+# One MSE model from scratch (the anchor), the other MSE qualities warm-started in a
+# chain from it (1 <- 3 <- 5 -> 6), each MS-SSIM model from the MSE model of its
+# quality. Why these numbers:
 # - mean-scale hyperprior (mbt2018-mean) N=64, M=96: the mean prediction is worth
 #   ~5-8% of rate over the scale-only hyperprior at the same cost; N=96/M=128 cost
 #   ~2x per step on a 2-core CPU, N=128/M=192 ~3x (0.34 s vs ~1 s a step, batch 8 at 128 px).
@@ -143,20 +144,22 @@ PROFILES: dict[str, dict[str, Any]] = {"smoke": _SMOKE, "quick": _QUICK, "paper"
 #   down (dropping channels is easier than growing them), close to quality 6.
 # - lr 4e-4 with a 500-step warm-up and a cosine to 1%: a fixed schedule, so that the
 #   long run can be split over sessions; a constant 3e-4 was still climbing after 15k steps.
-# - warm starts at 1e-4 (fine-tuning's lr), cosine; MS-SSIM at batch 4 x 192 px (5 MS-SSIM
-#   scales need > 160 px; about the same pixels per step as batch 8 x 128 px).
-# - 2.5k MSE and 1k MS-SSIM warm-start steps: a warm start moves an already trained
-#   codec along its rate-distortion trade-off; the seven together cost about as much CPU
-#   as the anchor's last quarter (~60 min at 0.3-0.4 s a step on 2 cores).
+# - warm starts at 2e-4, cosine; MS-SSIM at batch 4 x 192 px (5 MS-SSIM scales need
+#   > 160 px, and the hyperprior 64 | side; about the same pixels per step as batch 8 x 128 px).
+#   The first recipe (1e-4, 2.5k steps, every MSE model from the anchor) left quality 1
+#   at 0.23 bpp and quality 6 at 0.73 bpp on the JND test set.
+# - 3k MSE and 1k MS-SSIM warm-start steps: a warm start moves an already trained
+#   codec along its rate-distortion trade-off; the seven together cost about 40% of
+#   the anchor's CPU (~80 min at 0.4-0.55 s a step on 2 cores).
 PRETRAIN: dict[str, dict[str, Any]] = {
     "quick": {
         "out": "data/pretrained/quick-corpus",
         "data": "data/corpus",
         "architecture": "mean-scale-hyperprior", "N": 64, "M": 96,
         "metrics": ["mse", "ms-ssim"], "qualities": [1, 3, 5, 6], "anchor_quality": 5,
-        "steps": 24000, "warm_steps": 2500, "msssim_steps": 1000,
+        "steps": 24000, "warm_steps": 3000, "msssim_steps": 1000,
         "batch_size": 8, "patch_size": 128, "msssim_batch_size": 4, "msssim_patch_size": 192,
-        "lr": 4e-4, "warm_lr": 1e-4, "lr_schedule": "cosine", "checkpoint_every": 500, "log_every": 50, "seed": 0,
+        "lr": 4e-4, "warm_lr": 2e-4, "lr_schedule": "cosine", "checkpoint_every": 500, "log_every": 50, "seed": 0,
         "compile": True,  # 0.35 vs 0.45 s a step eager on a loaded 2-core CPU; 15 s to compile
     },
     "smoke": {

@@ -336,7 +336,7 @@ def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
 
     from .evaluation import evaluate
     from .report import widgets
-    from .files import load_rgb, save_png
+    from .files import load_rgb
 
     refs = {ref.stem: ref for ref, _ in test_pairs(params)}
     jobs = [j for j in rd_jobs(params) if "checkpoint" in j]
@@ -350,7 +350,7 @@ def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
             if job["checkpoint"] not in cache:
                 cache.clear()  # one model in memory at a time
                 cache[job["checkpoint"]] = evaluate.default_loader(job["checkpoint"])
-            save_png(out, evaluate.reconstruct(cache[job["checkpoint"]], load_rgb(ref))["rgb"], compress_level=1)
+            evaluate.save_decoded(out, evaluate.reconstruct(cache[job["checkpoint"]], load_rgb(ref))["rgb"])
     return widgets.gallery_from_folder(run_path(params, "recon"), rd_table(params),
                                        {k: str(v) for k, v in refs.items()})
 

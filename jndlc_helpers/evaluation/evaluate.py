@@ -264,6 +264,12 @@ def code_image(model: nn.Module, x: torch.Tensor, check: bool = True, estimate: 
     }
 
 
+def save_decoded(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+    """A decoded image kept for viewing (03 writes them, 06 reads or completes them):
+    PNG at compress level 1, about 4x faster to write than Pillow's default."""
+    return save_png(path, rgb, compress_level=1)
+
+
 def evaluate_model(
     model: nn.Module,
     images,
@@ -286,7 +292,7 @@ def evaluate_model(
         x = to_tensor(rgb, device)
         r = code_image(model, x, check=check, estimate=estimate)
         if recon_dir is not None:
-            save_png(Path(recon_dir) / f"{name}.png", M.to_uint8_array(r["x_hat"]), compress_level=1)
+            save_decoded(Path(recon_dir) / f"{name}.png", M.to_uint8_array(r["x_hat"]))
         m = M.image_metrics(x, r["x_hat"], jod=jod, display=JOD_DISPLAY)
         rows.append(_row(name, method, family, quality, lmbda, r, m))
         if on_image:

@@ -65,6 +65,7 @@ _PAPER: dict[str, Any] = {
     "clip_max_norm": 1.0,
     "num_workers": 4,
     "device": "auto",
+    "parallel_runs": None,  # runs trained / models evaluated at once; None: one per core on a CPU, one on a GPU
     # evaluation
     "anchors": ["jpeg", "webp", "avif"],
     "anchor_qualities": [10, 20, 30, 40, 50, 60, 70, 80, 90],

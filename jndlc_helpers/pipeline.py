@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import config
+from . import config, parallel
 from .files import read_json
 
 BASELINE_PRETRAINED = "baseline-pretrained"
@@ -150,14 +150,18 @@ def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     kw = grid.profile_kwargs(params)
     kw["init"] = ensure_base_models(params, progress)
     methods = [BASELINE_PRETRAINED, *params["losses"]]
-    jobs = [(m, f, q) for f in params["metrics"] for q in params["qualities"] for m in methods]
-    paths: dict[str, Path] = {}
-    start = time.perf_counter()
-    for k, (m, f, q) in enumerate(jobs, 1):  # one at a time: a line per finished run reaches the terminal
-        paths.update(grid.run_grid(run_path(params, "models"), [m], [f], [q],
-                                   msssim_patch_size=msssim_patch(params), progress=progress, **kw))
-        print(run_progress_line(k, len(jobs), train.run_name(m, f, q), time.perf_counter() - start,
-                                run_path(params, "models", train.run_name(m, f, q))), flush=True)
+    n = len(methods) * len(params["metrics"]) * len(params["qualities"])
+    start, finished = time.perf_counter(), []
+
+    def report(name: str) -> None:  # a line per finished run reaches the terminal
+        finished.append(name)
+        print(run_progress_line(len(finished), n, name, time.perf_counter() - start,
+                                run_path(params, "models", name)), flush=True)
+
+    workers = parallel.auto_workers(params.get("parallel_runs"), params.get("device", "auto"))
+    paths = grid.run_grid(run_path(params, "models"), methods, params["metrics"], params["qualities"],
+                          msssim_patch_size=msssim_patch(params), progress=progress and workers == 1,
+                          workers=workers, on_done=report, **kw)
     models = run_path(params, "models")
     rows = [dict(method=m, family=f, quality=q, lmbda=config.lambda_for(f, q),  # relative: no machine paths
                  checkpoint=str(Path(paths[train.run_name(m, f, q)]).resolve().relative_to(models.resolve())))
@@ -218,7 +222,8 @@ def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     rd = evaluate.evaluate_all(rd_jobs(params), [ref for ref, _ in pairs_], run_path(params, "results", "rd.csv"),
                                jod=params["jod"], progress=progress,
                                json_dir=run_path(params, "results", "json"), provenance=prov(params),
-                               recon_dir=lambda job: recon_path(params, job))
+                               recon_dir=lambda job: recon_path(params, job),
+                               workers=parallel.auto_workers(params.get("parallel_runs"), params.get("device", "auto")))
     jq = metrics.jnd_quality_table(pairs_, jod=params["jod"], display=evaluate.JOD_DISPLAY)
     jq.to_csv(run_path(params, "results", "jnd_quality.csv"), index=False)
     return rd

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from functools import partial
+from typing import Any, Callable, Iterable
 
 import torch
 
 from .. import config as cfgmod
+from .. import parallel
 from ..files import params_digest, portable_path, write_json
 from . import models
 from .checkpoint import CHECKPOINT_NAME, save_checkpoint
@@ -55,34 +57,46 @@ def export_pretrained(run_dir: str | os.PathLike, *, metric: str, quality: int,
 
 def run_grid(runs_dir: str | os.PathLike, losses: Iterable[str], metrics: Iterable[str],
              qualities: Iterable[int], *, msssim_patch_size: int = 192, progress: bool = True,
-             **cfg: Any) -> dict[str, Path]:
+             workers: int = 1, on_done: Callable[[str], None] | None = None, **cfg: Any) -> dict[str, Path]:
     """Every (loss, metric, quality) run into ``runs_dir/<loss>-<metric>-q<quality>``;
     finished runs are skipped, unfinished ones resume. ``losses`` may include
     "baseline-pretrained" (``export_pretrained``). MS-SSIM runs use patches of at least
     ``msssim_patch_size`` px (5 scales need > 160 px); the config records the size used.
+    ``workers`` > 1 trains that many runs at once in processes that share the cores
+    out (``parallel.py``; each run is seeded alone, so only the threads' summation
+    order differs). ``on_done(name)`` is called as each run finishes.
     Returns {run name: checkpoint path}."""
-    runs_dir = Path(runs_dir)
     jobs = [(loss, metric, q) for metric in metrics for q in qualities for loss in losses]
+    one = partial(_grid_job, Path(runs_dir), msssim_patch_size=msssim_patch_size,
+                  progress=progress and workers <= 1, cfg=cfg)
     out: dict[str, Path] = {}
     bar = progress_bar(len(jobs), 0, "runs", enabled=progress)
     try:
-        for loss, metric, q in jobs:
-            name = run_name(loss, metric, q)
+        for i, path in parallel.imap(one, jobs, workers):
+            name = run_name(*jobs[i])
+            out[name] = path
             bar.set_description(name)
-            if loss == PRETRAINED_METHOD:
-                out[name] = export_pretrained(
-                    runs_dir / name, metric=metric, quality=q, architecture=cfg.get("architecture", "scale-hyperprior"),
-                    N=cfg.get("N"), M=cfg.get("M"), init=cfg.get("init", "zoo"), progress=progress)
-            else:
-                run_cfg = dict(cfg)
-                if metric == "ms-ssim" and run_cfg.get("dataset") is None:
-                    run_cfg["patch_size"] = max(run_cfg.get("patch_size", 256), msssim_patch_size)
-                out[name] = train_run(runs_dir / name, loss=loss, metric=metric, quality=q, progress=progress,
-                                      **run_cfg)
             bar.update(1)
+            if on_done:
+                on_done(name)
     finally:
         bar.close()
-    return out
+    return {run_name(*job): out[run_name(*job)] for job in jobs}
+
+
+def _grid_job(runs_dir: Path, job: tuple[str, str, int], msssim_patch_size: int, progress: bool,
+              cfg: dict[str, Any]) -> Path:
+    """One run of ``run_grid``: the pretrained control exported, or a run trained."""
+    loss, metric, q = job
+    name = run_name(loss, metric, q)
+    if loss == PRETRAINED_METHOD:
+        return export_pretrained(runs_dir / name, metric=metric, quality=q,
+                                 architecture=cfg.get("architecture", "scale-hyperprior"),
+                                 N=cfg.get("N"), M=cfg.get("M"), init=cfg.get("init", "zoo"), progress=progress)
+    run_cfg = dict(cfg)
+    if metric == "ms-ssim" and run_cfg.get("dataset") is None:
+        run_cfg["patch_size"] = max(run_cfg.get("patch_size", 256), msssim_patch_size)
+    return train_run(runs_dir / name, loss=loss, metric=metric, quality=q, progress=progress, **run_cfg)
 
 
 def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iterable[int],

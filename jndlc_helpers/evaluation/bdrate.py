@@ -38,10 +38,12 @@ import hashlib
 import math
 import warnings
 from functools import partial
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from .. import parallel
 
 METHODS = ("pchip", "cubic")  # headline first
 MIN_POINTS = {"cubic": 4, "pchip": 2, "akima": 2}
@@ -223,7 +225,9 @@ def bd_rate_table(
                         continue
                     images = sorted(set(a.index) & set(t.index))
                     tasks.append((family, anchor, method, metric, a.loc[images], t.loc[images]))
-    rows = [row for rows in _map(partial(_pair_rows, **settings), tasks, workers) for row in rows]
+    # each row is seeded from its key, so the result does not depend on the split
+    rows = [row for _, rows in parallel.imap(partial(_pair_rows, **settings), tasks, workers, ordered=True)
+            for row in rows]
     return pd.DataFrame(rows, columns=BD_COLUMNS)
 
 
@@ -253,21 +257,6 @@ def _pair_rows(task: tuple, methods: list[str], aggregates: list[str], n_boot: i
                 "reason": r["reason"] or "",
             })
     return rows
-
-
-def _map(fn: Callable[[Any], Any], tasks: list, workers: int) -> list:
-    """``[fn(t) for t in tasks]``, over ``workers`` processes when more than one: the
-    bootstraps are CPU-bound (scipy's PCHIP), and each row is seeded from its key, so
-    the result does not depend on the split."""
-    workers = min(workers, len(tasks))
-    if workers <= 1:
-        return [fn(task) for task in tasks]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn, not fork: the caller (a notebook kernel) may hold torch's OpenMP threads
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(fn, tasks))
 
 
 def _per_image(a, t, images, metric, kw) -> tuple[np.ndarray, str | None]:

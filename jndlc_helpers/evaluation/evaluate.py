@@ -19,6 +19,7 @@ import math
 import os
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -29,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image, features
 
+from .. import parallel
 from . import metrics as M
 from ..data import pairs
 from ..files import atomic_write, list_images, load_rgb, save_png, write_json
@@ -432,6 +434,7 @@ def evaluate_all(
     json_dir: str | os.PathLike | None = None,
     provenance: Mapping[str, Any] | None = None,
     recon_dir: Callable[[Mapping[str, Any]], str | os.PathLike] | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Evaluate every job on ``images`` into ``out_csv``; resumable.
 
@@ -441,7 +444,9 @@ def evaluate_all(
     atomically); jobs whose rows for all of ``images`` are already in ``out_csv``
     are skipped. With ``json_dir``, each (method, family) also gets CompressAI's
     JSON (labelled with ``provenance``); with ``recon_dir`` (job -> folder), each
-    learned model's decoded images are kept as PNG. Returns the whole table.
+    learned model's decoded images are kept as PNG. ``workers`` > 1 evaluates that
+    many jobs at once in processes (``loader`` must then be picklable; the table is
+    the same, but enc_s/dec_s are timed with the cores shared). Returns the whole table.
     """
     from tqdm.auto import tqdm
 
@@ -455,20 +460,13 @@ def evaluate_all(
     done = {k for k, g in table.groupby(list(JOB_KEY)) if set(names) <= set(g["image"])} if len(table) else set()
     done = {_key(*k) for k in done}
     todo = [j for j in jobs if _key(j["method"], j["family"], j["quality"]) not in done]
-    loader = loader or default_loader
+    tasks = [(job, str(recon_dir(job)) if recon_dir and "codec" not in job else None) for job in todo]
+    one = partial(_evaluate_job, images=images, loader=loader or default_loader, jod=jod, check=check)
     with tqdm(total=len(todo) * len(names), disable=not progress, desc="evaluate", unit="img") as bar:
-        for job in todo:
+        for i, rows in parallel.imap(one, tasks, workers, ordered=True):  # the table does not depend on workers
+            job = todo[i]
             bar.set_postfix_str(f"{job['method']}/{job['family']}/q{job['quality']}")
-            if "codec" in job:
-                rows = evaluate_anchor(job["codec"], job["quality"], images, method=job["method"],
-                                       jod=jod, on_image=bar.update)
-            else:
-                ckpt = job["checkpoint"]
-                model = ckpt if isinstance(ckpt, nn.Module) else loader(ckpt)
-                rows = evaluate_model(model, images, method=job["method"], family=job["family"],
-                                      quality=job["quality"], lmbda=job.get("lmbda"), jod=jod,
-                                      check=check, on_image=bar.update,
-                                      recon_dir=recon_dir(job) if recon_dir else None)
+            bar.update(len(names))
             key = _key(job["method"], job["family"], job["quality"])
             keep = [_key(*k) != key for k in zip(table["method"], table["family"], table["quality"])]
             table = pd.concat([table[keep], rows], ignore_index=True) if len(table) else rows
@@ -477,6 +475,18 @@ def evaluate_all(
     if json_dir is not None:
         write_compressai_json(table, json_dir, provenance)
     return table
+
+
+def _evaluate_job(task: tuple[Mapping[str, Any], str | None], images, loader, jod: bool,
+                  check: bool) -> pd.DataFrame:
+    """The rows of one job of ``evaluate_all``: a classical anchor or a learned model."""
+    job, recon = task
+    if "codec" in job:
+        return evaluate_anchor(job["codec"], job["quality"], images, method=job["method"], jod=jod)
+    ckpt = job["checkpoint"]
+    model = ckpt if isinstance(ckpt, nn.Module) else loader(ckpt)
+    return evaluate_model(model, images, method=job["method"], family=job["family"], quality=job["quality"],
+                          lmbda=job.get("lmbda"), jod=jod, check=check, recon_dir=recon)
 
 
 # --------------------------------------------------------------------------- CompressAI's JSON

@@ -232,3 +232,20 @@ def test_evaluate_all_keeps_the_decoded_images_reconstruct_would_give(tmp_path):
     again = E.reconstruct(ck, np.asarray(Image.open(folder / "a.png").convert("RGB")), loader=_loader([]))["rgb"]
     np.testing.assert_array_equal(kept, again)
     assert not (tmp_path / "recon" / "jpeg").exists()  # anchors are coded again on demand
+
+
+def test_evaluate_all_over_processes_gives_the_same_table(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name, seed in (("a", 0), ("b", 1)):
+        Image.fromarray(smooth_image(40, 48, seed)).save(folder / f"{name}.png")
+    jobs = [{"method": "iwl", "family": "mse", "quality": q, "checkpoint": tiny_model(seed=q)} for q in (1, 2, 3)]
+    jobs += E.anchor_jobs(["jpeg"], [50])
+    runs = {}
+    for workers in (1, 2):
+        recon = tmp_path / f"recon{workers}"
+        runs[workers] = E.evaluate_all(jobs, folder, tmp_path / f"rd{workers}.csv", progress=False, workers=workers,
+                                       recon_dir=lambda job, recon=recon: recon / f"q{job['quality']}")
+        assert sorted(p.name for p in (recon / "q3").iterdir()) == ["a.png", "b.png"]
+    timing = ["enc_s", "dec_s"]  # timed with the cores shared: not comparable
+    pd.testing.assert_frame_equal(runs[1].drop(columns=timing), runs[2].drop(columns=timing), rtol=1e-4)

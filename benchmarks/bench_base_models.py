@@ -1,11 +1,12 @@
 """Base models against Pillow's JPEG on the embedded JND test set, side by side.
 
-Every base model (``baseline-<metric>-q<k>`` in the models folder) and JPEG at
+The base models the quick profile fine-tunes from (``baseline-<metric>-q<k>`` in the
+models folder, k in its qualities unless ``--qualities`` says otherwise) and JPEG at
 quality factors 5, 10, ..., 95 code the same test images in one run; the numbers are those of
 ``jndlc_helpers.evaluation.basecheck.base_model_report``. The headline value is the MSE family's
 rate relative to JPEG at equal PSNR (1 + BD-rate/100, PCHIP): below 1 is better.
 
-    python benchmarks/bench_base_models.py [--models DIR] [--data DIR] [--unfinished]
+    python benchmarks/bench_base_models.py [--models DIR] [--data DIR] [--qualities 1 3 5 7] [--unfinished]
 
 ``--unfinished`` also takes checkpoints of runs still training (to follow a long run);
 such a result says so in its ``models`` field.
@@ -42,11 +43,11 @@ def no_nan(obj):
     return obj
 
 
-def find_models(folder: Path, unfinished: bool) -> list[tuple[str, int, Path, bool]]:
-    """(metric, quality, checkpoint, finished) of every base model in ``folder``."""
+def find_models(folder: Path, qualities: list[int], unfinished: bool) -> list[tuple[str, int, Path, bool]]:
+    """(metric, quality, checkpoint, finished) of the base models of ``qualities`` in ``folder``."""
     found = []
     for metric in config.METRICS:
-        for q in range(1, 7):
+        for q in qualities:
             run = folder / f"baseline-{metric}-q{q}"
             ckpt = run / "checkpoint.pth.tar"
             done = (run / "done.json").is_file()
@@ -61,6 +62,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default=config.PRETRAIN["quick"]["out"])
     ap.add_argument("--data", default="data/embedded", help="root/test/{Ref,JND1}")
+    ap.add_argument("--qualities", type=int, nargs="+", default=config.profile("quick")["qualities"],
+                    help="default: those the quick profile fine-tunes from")
     ap.add_argument("--unfinished", action="store_true", help="include runs still training")
     ap.add_argument("--out", default=None, help="also write the RD table (CSV) here")
     args = ap.parse_args()
@@ -69,7 +72,7 @@ def main() -> None:
     test_pairs = pairs.find_pairs(data / "test")
     images = [ref for ref, _ in test_pairs]
     rows, steps = [], {}
-    found = find_models(folder, args.unfinished)
+    found = find_models(folder, args.qualities, args.unfinished)
     for metric, q, ckpt, _ in found:
         model, meta = models.load_checkpoint(ckpt)
         steps[metric, q] = meta.get("steps")

@@ -74,7 +74,7 @@ _PAPER: dict[str, Any] = {
     "bootstrap": 1000,
 }
 
-# The quick profile: the paper's protocol in miniature on a 2-core CPU (~23 min).
+# The quick profile: the paper's protocol in miniature on a 2-core CPU (~18 min).
 # - base models: ours (``PRETRAIN["quick"]``, trained on the photo corpus): the zoo's
 #   weights are a download outside the package registries, and Cheng2020 is too slow
 #   to fine-tune on 2 cores. Small, but ahead of JPEG: BD-rate -15.8% in PSNR (MSE family),
@@ -85,11 +85,12 @@ _PAPER: dict[str, Any] = {
 # - losses: the controls, the paper's IWL and FWL, and our IWL hinge (the variant whose
 #   gradients differ from the baseline's). PWL (not in the paper's tables) is left to
 #   the paper profile: its 8 runs and their evaluation would add ~3.5 min.
-# - 70 steps of batch 4 per run (in the measured chain 0.19-0.27 s a step MSE at 128 px,
-#   0.50-0.65 s MS-SSIM at 192 px; benchmarks/NOTES.md). Measured from a fresh clone: the
-#   32 runs took 913 s, the whole chain 1393 s with the data build (104 s)
-#   (benchmarks/results/reproduce_quick.json), over the 20-minute aim: the 16 MS-SSIM
-#   runs are 650 s of it.
+# - 70 steps of batch 4 per run (one run alone: 0.19-0.27 s a step MSE at 128 px,
+#   0.50-0.65 s MS-SSIM at 192 px; benchmarks/NOTES.md), two runs side by side on 2 cores
+#   (``parallel_runs``). Measured from a fresh clone: the 32 runs took 677 s, the whole
+#   chain 976 s with the embedded data already built (98 s more when not)
+#   (benchmarks/results/reproduce_quick.json). Fewer MS-SSIM pixels per step would be
+#   the next saving; they would change what the MS-SSIM tables measure.
 _QUICK: dict[str, Any] = {
     **_PAPER,
     "profile": "quick",

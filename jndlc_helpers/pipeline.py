@@ -55,6 +55,11 @@ def has_jod(rd: pd.DataFrame) -> bool:
     return "jod" in rd and bool(rd["jod"].notna().any())
 
 
+def parallel_runs(params: dict[str, Any]) -> int:
+    """How many training runs or evaluations go side by side (``parallel.auto_workers``)."""
+    return parallel.auto_workers(params.get("parallel_runs"), params.get("device", "auto"))
+
+
 def msssim_patch(params: dict[str, Any]) -> int:
     """MS-SSIM training patches: the profile's size, but never below what 5 scales need."""
     return max(params["patch_size"], config.MSSSIM_MIN_PATCH + 16)
@@ -158,7 +163,7 @@ def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
         print(run_progress_line(len(finished), n, name, time.perf_counter() - start,
                                 run_path(params, "models", name)), flush=True)
 
-    workers = parallel.auto_workers(params.get("parallel_runs"), params.get("device", "auto"))
+    workers = parallel_runs(params)
     paths = grid.run_grid(run_path(params, "models"), methods, params["metrics"], params["qualities"],
                           msssim_patch_size=msssim_patch(params), progress=progress and workers == 1,
                           workers=workers, on_done=report, **kw)
@@ -223,7 +228,7 @@ def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
                                jod=params["jod"], progress=progress,
                                json_dir=run_path(params, "results", "json"), provenance=prov(params),
                                recon_dir=lambda job: recon_path(params, job),
-                               workers=parallel.auto_workers(params.get("parallel_runs"), params.get("device", "auto")))
+                               workers=parallel_runs(params))
     jq = metrics.jnd_quality_table(pairs_, jod=params["jod"], display=evaluate.JOD_DISPLAY)
     jq.to_csv(run_path(params, "results", "jnd_quality.csv"), index=False)
     return rd

@@ -10,7 +10,7 @@ import datetime as _dt
 import os
 from pathlib import Path
 from functools import partial
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 
@@ -100,7 +100,7 @@ def _grid_job(runs_dir: Path, job: tuple[str, str, int], msssim_patch_size: int,
 
 
 def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iterable[int],
-             max_steps: int, warm_steps: int | None = None, anchor_quality: int | None = None,
+             max_steps: int, warm_steps: int | Mapping[int, int] | None = None, anchor_quality: int | None = None,
              warm_start: bool = True, warm_lr: float | None = None, **cfg: Any) -> dict[str, Path]:
     """Our own pretrained base models for the small architecture: the baseline per
     (metric, quality) into ``out_dir/baseline-<metric>-q<quality>/``, which
@@ -111,7 +111,7 @@ def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iter
     start in a chain from it, each from its neighbour on the anchor's side (1 <- 3 <- 5
     -> 6: one lambda step at a time, so a short run reaches the new rate), and each
     MS-SSIM model from the MSE model of its quality, for ``warm_steps`` (default
-    ``max_steps // 4``) at ``warm_lr`` (default: ``lr``). A warm start whose source is not
+    ``max_steps // 4``; or {quality: steps}) at ``warm_lr`` (default: ``lr``). A warm start whose source is not
     finished is an error (not a silent run from scratch): train the source first, or
     pass ``warm_start=False``. Each run's meta records where it started."""
     if str(cfg.pop("init", "scratch")) != "scratch":
@@ -119,6 +119,14 @@ def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iter
     qualities = list(qualities)
     anchor = anchor_quality if anchor_quality is not None else qualities[len(qualities) // 2]
     warm_steps = warm_steps or max(max_steps // 4, 1)
+
+    def warm_steps_at(q: int) -> int:
+        if not isinstance(warm_steps, Mapping):
+            return int(warm_steps)
+        steps = {int(k): v for k, v in warm_steps.items()}  # JSON overrides give text keys
+        if q not in steps:
+            raise KeyError(f"warm_steps has no entry for quality {q}: {dict(warm_steps)}")
+        return int(steps[q])
 
     def finished(metric: str, q: int) -> Path | None:
         run = Path(out_dir) / run_name("baseline", metric, q)
@@ -142,7 +150,7 @@ def pretrain(out_dir: str | os.PathLike, metrics: Iterable[str], qualities: Iter
                 raise FileNotFoundError(
                     f"{run_name('baseline', metric, q)} starts from {run_name('baseline', *wanted)}, which is not "
                     f"finished in {out_dir}: train it first (or pass warm_start=False)")
-        init, steps = (str(source), warm_steps) if source else ("scratch", max_steps)
+        init, steps = (str(source), warm_steps_at(q)) if source else ("scratch", max_steps)
         run_cfg = dict(cfg)
         if source and warm_lr is not None:
             run_cfg["lr"] = warm_lr

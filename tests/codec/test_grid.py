@@ -111,3 +111,17 @@ def test_grid_over_processes_matches_one_process(tmp_path):
             assert [r["step"] for r in one] == [r["step"] for r in two]
             # each run seeded alone: only the threads' summation order differs
             assert [r["loss"] for r in two] == pytest.approx([r["loss"] for r in one], rel=1e-4), name
+
+
+def test_pretrain_warm_steps_per_quality(tmp_path):
+    data = smooth_pairs(n=4, size=192)
+    kw = dict(dataset=data, max_steps=2, anchor_quality=2, **{**TINY, "batch_size": 1})
+    grid.pretrain(tmp_path, ["mse", "ms-ssim"], [1, 2], warm_steps={1: 3, "2": 1}, **kw)  # text keys: JSON overrides
+
+    def steps(name):
+        return json.loads((tmp_path / name / train.DONE_NAME).read_text())["steps"]
+
+    assert [steps(n) for n in ("baseline-mse-q2", "baseline-mse-q1", "baseline-ms-ssim-q1", "baseline-ms-ssim-q2")] == [
+        2, 3, 3, 1]
+    with pytest.raises(KeyError, match="quality 3"):
+        grid.pretrain(tmp_path, ["mse"], [2, 3], warm_steps={1: 3}, **kw)

@@ -40,7 +40,7 @@ LOSSES = config.profile("quick")["losses"]
 
 
 def one_pass(out: Path, params: dict, workers: int) -> dict:
-    """Train the four runs, then evaluate them; seconds of each half and what they gave."""
+    """Train the runs, then evaluate them; seconds of each half and what they gave."""
     kw = grid.profile_kwargs(params)
     t0 = time.perf_counter()
     runs = grid.run_grid(out / "models", LOSSES, METRICS, [QUALITY], msssim_patch_size=pipeline.msssim_patch(params),

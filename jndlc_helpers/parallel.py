@@ -2,9 +2,10 @@
 
 On a CPU, single-threaded processes side by side do more work than one process with
 all the threads: the quick profile's small convolutions scale poorly over threads and
-entropy coding is serial. Two processes of one thread each did 1.45x (training) and
-1.35x (evaluation) the work of one process of two threads on 2 cores
-(``benchmarks/NOTES.md``). Processes are spawned, not forked: the caller (a notebook
+entropy coding is serial. On 2 cores, two processes of one thread each did about 1.35x
+the work of one process of two threads, run for run (``benchmarks/NOTES.md``); over one
+quality of the quick chain, process start-up included, training went 1.27x and
+evaluation 1.08x as fast (``benchmarks/results/parallel_runs.json``). Processes are spawned, not forked: the caller (a notebook
 kernel) may hold torch's OpenMP threads.
 """
 from __future__ import annotations

@@ -282,7 +282,6 @@ def evaluate_model(
     jod: bool = False,
     check: bool = True,
     estimate: bool = True,
-    on_image: Callable[[], None] | None = None,
     recon_dir: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Tidy rows (``COLUMNS``) for one learned model on ``images``; with ``recon_dir``
@@ -297,8 +296,6 @@ def evaluate_model(
             save_decoded(Path(recon_dir) / f"{name}.png", M.to_uint8_array(r["x_hat"]))
         m = M.image_metrics(x, r["x_hat"], jod=jod, display=JOD_DISPLAY)
         rows.append(_row(name, method, family, quality, lmbda, r, m))
-        if on_image:
-            on_image()
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -372,7 +369,6 @@ def evaluate_anchor(
     images,
     method: str | None = None,
     jod: bool = False,
-    on_image: Callable[[], None] | None = None,
 ) -> pd.DataFrame:
     """Tidy rows (``COLUMNS``) for one classical codec at one quality."""
     rows = []
@@ -380,8 +376,6 @@ def evaluate_anchor(
         r = code_anchor(rgb, codec, quality)
         m = M.image_metrics(rgb, r["rgb"], jod=jod, display=JOD_DISPLAY)
         rows.append(_row(name, method or codec, "anchor", quality, None, r, m))
-        if on_image:
-            on_image()
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -51,7 +51,7 @@ def test_provenance_names_the_ms_ssim_patch_size():
     quick = config.provenance_label(config.provenance(config.profile("quick")))
     assert "patch 128 (MS-SSIM runs 192)" in quick
     mse_only = config.provenance(config.profile("quick", metrics=["mse"]))
-    assert mse_only["budget"].endswith("patch 128")
+    assert mse_only["budget"].endswith("patch 128, lr 3e-05")
     paper = config.provenance(config.profile("paper"))
-    assert paper["budget"].endswith("patch 256")  # already above what MS-SSIM needs
+    assert paper["budget"].endswith("patch 256, lr 0.0001")  # already above what MS-SSIM needs
     assert "JOD display=standard_fhd" in config.provenance_label({**paper, "jod_display": "standard_fhd"})

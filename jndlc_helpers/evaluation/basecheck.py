@@ -8,16 +8,20 @@ records: BD-rate (PCHIP, dataset-average curves) of the MSE family against JPEG 
 PSNR and of the MS-SSIM family in MS-SSIM dB, the mean-bpp span, whether each family's
 curve is monotone, the fraction of test images whose JND quality lies within each
 family's per-image curve, and each model's gap to JPEG in dB at equal bpp.
+
+``control_shift`` says how far a fine-tuned control has moved from the base models it
+started from (``benchmarks/bench_control_shift.py``): its BD-rates against them, as in
+Table I, and its mean change of rate and quality per quality.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-from .bdrate import bd_rate
+from .bdrate import AGGREGATES, bd_rate, bd_rate_table
 
 # The quality axis each family is judged on (its training metric).
 FAMILY_AXIS = {"mse": "psnr", "ms-ssim": "ms_ssim_db"}
@@ -107,4 +111,32 @@ def base_model_report(rd: pd.DataFrame, jnd: pd.DataFrame, method: str = "baseli
         monotone=all(f["monotone"] for f in fam.values()),
         jnd_in_range_fraction=min(f["jnd_in_range_fraction"] for f in fam.values()),
     )
+    return out
+
+
+def control_shift(rd: pd.DataFrame, control: str = "baseline", base: str = "baseline-pretrained",
+                  families: Iterable[str] = tuple(FAMILY_AXIS), n_boot: int = 200, seed: int = 0) -> dict[str, Any]:
+    """Per family: ``control``'s BD-rates against ``base`` (PCHIP, both aggregates,
+    "<aggregate>/<metric>": bd_rate, low, high, measurable = the interval excludes 0),
+    its mean change of bpp (%), PSNR and MS-SSIM (dB) per quality, and
+    ``moves_measurably`` in the family's own metric (dataset-average curve)."""
+    families = list(families)
+    bd = bd_rate_table(rd, [control], anchors=[base], families=families, n_boot=n_boot, seed=seed)
+    bd = bd[bd["interpolation"] == "pchip"]
+    means = rd.groupby(["family", "method", "quality"])[["bpp", "psnr", "ms_ssim_db"]].mean()
+    out: dict[str, Any] = {}
+    for family in families:
+        rows = bd[(bd["family"] == family) & bd["aggregate"].isin(AGGREGATES)]
+        if rows.empty:
+            raise ValueError(f"no BD-rate of {control!r} against {base!r} in family {family!r}")
+        fam: dict[str, Any] = {
+            f"{r.aggregate}/{r.metric}": {"bd_rate": round(r.bd_rate, 3), "low": round(r.low, 3),
+                                          "high": round(r.high, 3), "measurable": bool(r.low > 0 or r.high < 0)}
+            for r in rows.itertuples()}
+        pre, ctl = means.loc[(family, base)], means.loc[(family, control)]
+        fam["bpp_change_percent"] = ((ctl["bpp"] / pre["bpp"] - 1) * 100).round(2).tolist()
+        fam["psnr_change_db"] = (ctl["psnr"] - pre["psnr"]).round(3).tolist()
+        fam["ms_ssim_db_change_db"] = (ctl["ms_ssim_db"] - pre["ms_ssim_db"]).round(3).tolist()
+        fam["moves_measurably"] = fam[f"average-curve/{FAMILY_AXIS[family]}"]["measurable"]
+        out[family] = fam
     return out

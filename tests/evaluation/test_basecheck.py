@@ -78,3 +78,37 @@ def test_a_wide_jpeg_sweep_is_compared_over_the_family_range_only():
     assert basecheck.base_model_report(rd, jnd)["bd_rate_vs_jpeg_mse_psnr"] == pytest.approx(-20.0, abs=0.5)
     near = basecheck.bracket(basecheck.average_curve(rd, "jpeg"), "psnr", 30.0, 35.0)
     assert near["psnr"].min() < 30.0 < near["psnr"].iloc[1] and near["psnr"].iloc[-2] < 35.0 < near["psnr"].max()
+
+
+def control_table(rate_factor: float, jitter: float = 0.01, images: int = 12) -> pd.DataFrame:
+    """Base models and a control that spends ``rate_factor`` x their rate (+- ``jitter`` per image) at equal quality."""
+    rows = []
+    for i in range(images):
+        factor = rate_factor * (1 + jitter * ((i % 3) - 1))
+        for family in basecheck.FAMILY_AXIS:
+            for q, bpp in zip((1, 3, 5, 7), (0.15, 0.3, 0.6, 0.85)):
+                for method, f in (("baseline-pretrained", 1.0), ("baseline", factor)):
+                    rows.append(dict(image=f"img{i}", method=method, family=family, quality=q, bpp=bpp * f,
+                                     psnr=quality(bpp) + i * 0.1, ms_ssim_db=quality(bpp) - 15 + i * 0.1))
+    return pd.DataFrame(rows)
+
+
+def test_control_shift_recovers_a_known_saving_and_its_measurability():
+    shift = basecheck.control_shift(control_table(0.9), n_boot=50)
+    for family, axis in basecheck.FAMILY_AXIS.items():
+        head = shift[family][f"average-curve/{axis}"]
+        assert head["bd_rate"] == pytest.approx(-10.0, abs=0.5)
+        assert head["high"] < 0 and head["measurable"] and shift[family]["moves_measurably"]
+        assert shift[family]["psnr_change_db"] == [0.0] * 4
+        assert shift[family]["bpp_change_percent"] == pytest.approx([-10.0] * 4, abs=0.01)
+        assert {"per-image-mean/psnr", "average-curve/ms_ssim_db"} <= set(shift[family])
+
+
+def test_an_unchanged_control_does_not_move():
+    still = basecheck.control_shift(control_table(1.0, jitter=0.0), n_boot=50, families=["mse"])
+    head = still["mse"]["average-curve/psnr"]
+    assert head["bd_rate"] == pytest.approx(0.0, abs=1e-6) and not head["measurable"]
+    assert not still["mse"]["moves_measurably"] and "ms-ssim" not in still
+    rd = control_table(1.0)
+    with pytest.raises(ValueError, match="no BD-rate of 'baseline'"):
+        basecheck.control_shift(rd[rd["method"] == "baseline-pretrained"], families=["mse"])

@@ -40,7 +40,7 @@ def _reproduce(args: argparse.Namespace) -> None:
         run_dir = reproduce(
             args.profile, args.run_dir, parse_overrides(args.param), force=args.force,
             cell_timeout=args.cell_timeout, progress=not args.no_progress,
-            figures_dir=None if args.no_publish else "default",
+            figures_dir=None if args.no_publish else (args.figures_dir or "default"),
         )
     except (ChainError, KeyError) as e:
         raise SystemExit(f"error: {e.args[0] if e.args else e}") from None
@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="redo notebooks already done")
     p.add_argument("--cell-timeout", type=int, default=3600, help="seconds per cell")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--no-publish", action="store_true", help="don't copy figures to figures/<profile>/")
+    p.add_argument("--figures-dir", default=None, help="where the figures are copied (default: figures/<profile>/)")
+    p.add_argument("--no-publish", action="store_true", help="don't copy the figures anywhere")
     p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("build-data", help="build the embedded default dataset")

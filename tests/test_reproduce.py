@@ -115,6 +115,17 @@ def test_unknown_parameter_fails_before_anything_runs(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_cli_publishes_where_asked(tmp_path, monkeypatch):
+    from jndlc_helpers import __main__ as cli
+
+    calls = []
+    monkeypatch.setattr(R, "reproduce", lambda *a, **kw: calls.append(kw) or tmp_path)
+    cli.main(["reproduce", "--profile", "smoke", "--figures-dir", str(tmp_path / "mine"), "-p", "max_steps=9"])
+    cli.main(["reproduce", "--profile", "smoke"])
+    cli.main(["reproduce", "--profile", "smoke", "--no-publish"])
+    assert [c["figures_dir"] for c in calls] == [str(tmp_path / "mine"), "default", None]
+
+
 def _notebook(path: Path, sources: list[str]) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -50,6 +50,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import config as cfgmod
+from .. import parallel
 from . import distributed, losses, models
 from .features import FEATURES
 from .checkpoint import (CHECKPOINT_NAME, load_checkpoint_dict, rng_state, save_checkpoint,
@@ -694,6 +695,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--losses", nargs="+", required=True)
     p.add_argument("--metrics", nargs="+", required=True, choices=cfgmod.METRICS)
     p.add_argument("--qualities", nargs="+", required=True, type=int)
+    p.add_argument("--parallel-runs", type=int, help="runs trained at once (default: one per core on a CPU, "
+                   "one on a GPU)")
     common(p)
 
     p = sub.add_parser("pretrain", help="our base models: the baseline from scratch per metric/quality")
@@ -740,7 +743,9 @@ def run_command(args: argparse.Namespace) -> int:
                 kw[k] = getattr(args, k)
         print(train_run(args.run_dir, loss=args.loss, metric=args.metric, quality=args.quality, **kw))
     elif args.train_command == "grid":
-        for name, path in run_grid(args.runs_dir, args.losses, args.metrics, args.qualities, **kw).items():
+        workers = parallel.auto_workers(args.parallel_runs, kw.get("device", "auto"))
+        for name, path in run_grid(args.runs_dir, args.losses, args.metrics, args.qualities, workers=workers,
+                                   **kw).items():
             print(f"{name}\t{path}")
     elif args.train_command == "pretrain":
         kw.pop("init", None)

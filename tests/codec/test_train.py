@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -220,6 +221,18 @@ def test_cli_run_on_a_folder(tmp_path, capsys):
     meta = load_checkpoint_dict(ckpt)["meta"]
     assert meta["loss"] == "pwl" and meta["patch_size"] == 64
     assert meta["data"] == "../../data"  # outside the repository: relative to the run folder
+
+
+def test_cli_grid_trains_runs_side_by_side(tmp_path, monkeypatch, capsys):
+    from jndlc_helpers.codec import grid
+
+    seen = []
+    monkeypatch.setattr(grid, "run_grid", lambda *a, workers=1, **kw: seen.append(workers) or {})
+    args = ["grid", str(tmp_path), "--losses", "baseline", "--metrics", "mse", "--qualities", "1", "--device", "cpu"]
+    assert train.main(args + ["--parallel-runs", "3"]) == 0 and train.main(args) == 0
+    assert seen == [3, os.cpu_count() or 1]  # default: one per core on a CPU
+    with pytest.raises(ValueError, match="parallel_runs"):
+        train.main(args + ["--parallel-runs", "0"])
 
 
 # ----------------------------------------------------------------------------- DDP

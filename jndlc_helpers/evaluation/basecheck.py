@@ -21,7 +21,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .bdrate import AGGREGATES, bd_rate, bd_rate_table
+from .bdrate import bd_rate, bd_rate_table
 
 # The quality axis each family is judged on (its training metric).
 FAMILY_AXIS = {"mse": "psnr", "ms-ssim": "ms_ssim_db"}
@@ -117,7 +117,8 @@ def base_model_report(rd: pd.DataFrame, jnd: pd.DataFrame, method: str = "baseli
 def control_shift(rd: pd.DataFrame, control: str = "baseline", base: str = "baseline-pretrained",
                   families: Iterable[str] = tuple(FAMILY_AXIS), n_boot: int = 200, seed: int = 0) -> dict[str, Any]:
     """Per family: ``control``'s BD-rates against ``base`` (PCHIP, both aggregates,
-    "<aggregate>/<metric>": bd_rate, low, high, measurable = the interval excludes 0),
+    "<aggregate>/<metric>": bd_rate, low, high, measurable = the interval excludes 0;
+    None and the reason where it cannot be computed),
     its mean change of bpp (%), PSNR and MS-SSIM (dB) per quality, and
     ``moves_measurably`` in the family's own metric (dataset-average curve)."""
     families = list(families)
@@ -126,13 +127,10 @@ def control_shift(rd: pd.DataFrame, control: str = "baseline", base: str = "base
     means = rd.groupby(["family", "method", "quality"])[["bpp", "psnr", "ms_ssim_db"]].mean()
     out: dict[str, Any] = {}
     for family in families:
-        rows = bd[(bd["family"] == family) & bd["aggregate"].isin(AGGREGATES)]
+        rows = bd[bd["family"] == family]
         if rows.empty:
             raise ValueError(f"no BD-rate of {control!r} against {base!r} in family {family!r}")
-        fam: dict[str, Any] = {
-            f"{r.aggregate}/{r.metric}": {"bd_rate": round(r.bd_rate, 3), "low": round(r.low, 3),
-                                          "high": round(r.high, 3), "measurable": bool(r.low > 0 or r.high < 0)}
-            for r in rows.itertuples()}
+        fam: dict[str, Any] = {f"{r.aggregate}/{r.metric}": _shift(r) for r in rows.itertuples()}
         pre, ctl = means.loc[(family, base)], means.loc[(family, control)]
         fam["bpp_change_percent"] = ((ctl["bpp"] / pre["bpp"] - 1) * 100).round(2).tolist()
         fam["psnr_change_db"] = (ctl["psnr"] - pre["psnr"]).round(3).tolist()
@@ -140,3 +138,11 @@ def control_shift(rd: pd.DataFrame, control: str = "baseline", base: str = "base
         fam["moves_measurably"] = fam[f"average-curve/{FAMILY_AXIS[family]}"]["measurable"]
         out[family] = fam
     return out
+
+
+def _shift(row: Any) -> dict[str, Any]:
+    """One BD-rate row as plain JSON: rounded, None (with the reason) where n/a."""
+    if math.isnan(row.bd_rate):
+        return {"bd_rate": None, "low": None, "high": None, "measurable": False, "reason": row.reason}
+    return {"bd_rate": round(row.bd_rate, 3), "low": round(row.low, 3), "high": round(row.high, 3),
+            "measurable": bool(row.low > 0 or row.high < 0)}

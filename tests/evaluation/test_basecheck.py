@@ -110,5 +110,8 @@ def test_an_unchanged_control_does_not_move():
     assert head["bd_rate"] == pytest.approx(0.0, abs=1e-6) and not head["measurable"]
     assert not still["mse"]["moves_measurably"] and "ms-ssim" not in still
     rd = control_table(1.0)
+    far = rd.assign(psnr=rd["psnr"].where(rd["method"] == "baseline-pretrained", rd["psnr"] - 20))
+    na = basecheck.control_shift(far, n_boot=10, families=["mse"])["mse"]["average-curve/psnr"]
+    assert na["bd_rate"] is None and not na["measurable"] and "overlap" in na["reason"]
     with pytest.raises(ValueError, match="no BD-rate of 'baseline'"):
         basecheck.control_shift(rd[rd["method"] == "baseline-pretrained"], families=["mse"])

@@ -30,7 +30,6 @@ from jndlc_helpers import config, pipeline, reproduce  # noqa: E402
 from jndlc_helpers.codec import grid, train  # noqa: E402
 from jndlc_helpers.evaluation import basecheck, evaluate  # noqa: E402
 
-OWN_METRIC = basecheck.FAMILY_AXIS
 PRETRAINED, CONTROL = pipeline.BASELINE_PRETRAINED, "baseline"
 PAPER_LR = config.profile("paper")["lr"]
 
@@ -46,9 +45,9 @@ def evaluate_models(params: dict, paths: dict, method: str, out_csv: Path) -> pd
 
 def headline(entry: dict) -> str:
     """'mse psnr -3.38% [-4.6, -2.1]; ms-ssim ...': each family in its own metric."""
-    return "; ".join(f"{f} {OWN_METRIC[f]} {v['bd_rate']:+.2f}% [{v['low']:+.1f}, {v['high']:+.1f}]"
-                     for f in OWN_METRIC if f in entry
-                     for v in [entry[f][f"average-curve/{OWN_METRIC[f]}"]])
+    return "; ".join(f"{f} {axis} {v['bd_rate']:+.2f}% [{v['low']:+.1f}, {v['high']:+.1f}]"
+                     for f, axis in basecheck.FAMILY_AXIS.items() if f in entry
+                     for v in [entry[f][f"average-curve/{axis}"]])
 
 
 def main() -> None:

@@ -124,14 +124,13 @@ def control_shift(rd: pd.DataFrame, control: str = "baseline", base: str = "base
     families = list(families)
     bd = bd_rate_table(rd, [control], anchors=[base], families=families, n_boot=n_boot, seed=seed)
     bd = bd[bd["interpolation"] == "pchip"]
-    means = rd.groupby(["family", "method", "quality"])[["bpp", "psnr", "ms_ssim_db"]].mean()
     out: dict[str, Any] = {}
     for family in families:
         rows = bd[bd["family"] == family]
         if rows.empty:
             raise ValueError(f"no BD-rate of {control!r} against {base!r} in family {family!r}")
         fam: dict[str, Any] = {f"{r.aggregate}/{r.metric}": _shift(r) for r in rows.itertuples()}
-        pre, ctl = means.loc[(family, base)], means.loc[(family, control)]
+        pre, ctl = (average_curve(rd, m, family).set_index("quality").sort_index() for m in (base, control))
         fam["bpp_change_percent"] = ((ctl["bpp"] / pre["bpp"] - 1) * 100).round(2).tolist()
         fam["psnr_change_db"] = (ctl["psnr"] - pre["psnr"]).round(3).tolist()
         fam["ms_ssim_db_change_db"] = (ctl["ms_ssim_db"] - pre["ms_ssim_db"]).round(3).tolist()

@@ -46,8 +46,9 @@ def one_pass(out: Path, params: dict, workers: int) -> dict:
     runs = grid.run_grid(out / "models", LOSSES, METRICS, [QUALITY], msssim_patch_size=pipeline.msssim_patch(params),
                          progress=False, workers=workers, **kw)
     t1 = time.perf_counter()
-    jobs = [dict(method=name, family=name.split("-", 1)[1].rsplit("-", 1)[0], quality=QUALITY, checkpoint=str(p))
-            for name, p in runs.items()] + evaluate.anchor_jobs(["jpeg"], [25, 40, 55, 70])
+    jobs = [dict(method=name, family=metric, quality=QUALITY, checkpoint=str(runs[name]))
+            for metric in METRICS for loss in LOSSES for name in [train.run_name(loss, metric, QUALITY)]]
+    jobs += evaluate.anchor_jobs(["jpeg"], [25, 40, 55, 70])
     refs = [ref for ref, _ in pipeline.test_pairs(params)]
     rd = evaluate.evaluate_all(jobs, refs, out / "rd.csv", jod=params["jod"], progress=False, workers=workers)
     t2 = time.perf_counter()

@@ -3,11 +3,20 @@ import pytest
 from jndlc_helpers import config
 
 
-def test_lambdas_are_the_papers():
-    assert config.LAMBDAS["mse"][:6] == (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
-    assert config.LAMBDAS["ms-ssim"][:6] == (2.40, 4.58, 8.73, 16.64, 31.73, 60.50)
-    assert config.lambda_for("mse", 3) == 0.0067
-    assert config.lambda_for("mse", 7) == 0.0932  # CompressAI's quality 7, beyond the paper's six
+# CompressAI's zoo documentation (mbt2018, cheng2020, ...): the lambdas of qualities 1-8.
+COMPRESSAI_ZOO_LAMBDAS = {
+    "mse": (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800),
+    "ms-ssim": (2.40, 4.58, 8.73, 16.64, 31.73, 60.50, 115.37, 220.00),
+}
+
+
+@pytest.mark.parametrize("metric", ["mse", "ms-ssim"])
+@pytest.mark.parametrize("quality", range(1, 9))
+def test_lambdas_are_compressais(metric, quality):
+    assert config.lambda_for(metric, quality) == COMPRESSAI_ZOO_LAMBDAS[metric][quality - 1]
+
+
+def test_lambda_for_names_a_bad_argument():
     with pytest.raises(ValueError, match="quality"):
         config.lambda_for("mse", 9)
     with pytest.raises(ValueError, match="metric"):

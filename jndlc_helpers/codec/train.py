@@ -270,9 +270,12 @@ def _build(run_dir: Path, a: dict[str, Any], rank: int, world: int, dev: torch.d
                                                         a["M"], pretrained=a["init"],
                                                         progress=a["progress"] and rank == 0)
         fwl = a["loss"] == "fwl"
-        criterion = losses.make_loss(a["loss"], a["metric"], a["lmbda"],
-                                     features=_features(a["features"], a["feature_weights"], a["progress"])
-                                     if fwl else None, fwl_weight=a["fwl_weight"])
+        # Building a feature extractor draws its initial weights: forked, so that every loss
+        # of one seed sees the same crops and noise as its control (common random numbers).
+        with torch.random.fork_rng(devices=[]):
+            criterion = losses.make_loss(a["loss"], a["metric"], a["lmbda"],
+                                         features=_features(a["features"], a["feature_weights"], a["progress"])
+                                         if fwl else None, fwl_weight=a["fwl_weight"])
     model, criterion = model.to(dev), criterion.to(dev)
     if a["amp"]:
         models.entropy_models_in_fp32(model)  # likelihoods and the rate term stay float32

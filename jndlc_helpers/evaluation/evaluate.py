@@ -8,7 +8,7 @@ likelihood estimate (``bpp_est``) and check the entropy-coding round trip: the
 latents the decoder hands to ``g_s`` / ``h_s`` must be the encoder's quantised
 latents. Anchors (JPEG, WebP, AVIF, JPEG 2000) are encoded in memory by Pillow.
 
-Table columns (``COLUMNS``): image, method, family, quality, lmbda, bpp, bpp_est,
+Table columns (``COLUMNS``): image, method, family, quality, seed (the training seed), lmbda, bpp, bpp_est,
 psnr, ms_ssim, ms_ssim_db, jod, enc_s, dec_s. ``family`` is the training metric
 ("mse" / "ms-ssim") of a learned model and "anchor" for a classical codec.
 """
@@ -41,10 +41,10 @@ from ..data.labellers import DEFAULT_DISPLAY
 JOD_DISPLAY = DEFAULT_DISPLAY
 
 COLUMNS = [
-    "image", "method", "family", "quality", "lmbda", "bpp", "bpp_est",
+    "image", "method", "family", "quality", "seed", "lmbda", "bpp", "bpp_est",
     "psnr", "ms_ssim", "ms_ssim_db", "jod", "enc_s", "dec_s",
 ]
-JOB_KEY = ("method", "family", "quality")
+JOB_KEY = ("method", "family", "quality", "seed")  # seed: the training seed (0 for anchors)
 
 # Pillow format name, feature name and how ``quality`` reaches the encoder.
 ANCHORS: dict[str, dict[str, Any]] = {
@@ -302,7 +302,7 @@ def evaluate_model(
 def _row(name, method, family, quality, lmbda, r, m) -> dict[str, Any]:
     return {
         "image": name, "method": method, "family": family,
-        "quality": quality, "lmbda": math.nan if lmbda is None else lmbda,
+        "quality": quality, "seed": 0, "lmbda": math.nan if lmbda is None else lmbda,
         "bpp": r["bpp"], "bpp_est": r.get("bpp_est", math.nan),
         "psnr": m["psnr"], "ms_ssim": m["ms_ssim"], "ms_ssim_db": m["ms_ssim_db"], "jod": m["jod"],
         "enc_s": r["enc_s"], "dec_s": r["dec_s"],
@@ -400,13 +400,19 @@ def _validate_job(job: Mapping[str, Any], i: int) -> None:
                                     f"checkpoint not found: {job['checkpoint']}")
 
 
-def _key(method: Any, family: Any, quality: Any) -> tuple[str, str, float]:
-    return (str(method), str(family), float(quality))
+def _key(method: Any, family: Any, quality: Any, seed: Any = 0) -> tuple[str, str, float, int]:
+    return (str(method), str(family), float(quality), int(seed))
+
+
+def _job_key(job: Mapping[str, Any]) -> tuple[str, str, float, int]:
+    return _key(job["method"], job["family"], job["quality"], job.get("seed", 0))
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a per-image table written by ``evaluate_all`` (text columns kept as text)."""
     df = pd.read_csv(path, dtype={"image": str, "method": str, "family": str})
+    if "seed" not in df.columns:  # tables written before runs had replicates: one seed
+        df["seed"] = 0
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: not an evaluation table, missing columns {missing}")
@@ -453,7 +459,7 @@ def evaluate_all(
     table = read_table(out_csv) if out_csv.is_file() else pd.DataFrame(columns=COLUMNS)
     done = {k for k, g in table.groupby(list(JOB_KEY)) if set(names) <= set(g["image"])} if len(table) else set()
     done = {_key(*k) for k in done}
-    todo = [j for j in jobs if _key(j["method"], j["family"], j["quality"]) not in done]
+    todo = [j for j in jobs if _job_key(j) not in done]
     tasks = [(job, str(recon_dir(job)) if recon_dir and "codec" not in job else None) for job in todo]
     one = partial(_evaluate_job, images=images, loader=loader or default_loader, jod=jod, check=check)
     with tqdm(total=len(todo) * len(names), disable=not progress, desc="evaluate", unit="img") as bar:
@@ -461,8 +467,8 @@ def evaluate_all(
             job = todo[i]
             bar.set_postfix_str(f"{job['method']}/{job['family']}/q{job['quality']}")
             bar.update(len(names))
-            key = _key(job["method"], job["family"], job["quality"])
-            keep = [_key(*k) != key for k in zip(table["method"], table["family"], table["quality"])]
+            key = _job_key(job)
+            keep = [_key(*k) != key for k in zip(*(table[c] for c in JOB_KEY))]
             table = pd.concat([table[keep], rows], ignore_index=True) if len(table) else rows
             _write_table(out_csv, table)
     table = read_table(out_csv)
@@ -476,11 +482,13 @@ def _evaluate_job(task: tuple[Mapping[str, Any], str | None], images, loader, jo
     """The rows of one job of ``evaluate_all``: a classical anchor or a learned model."""
     job, recon = task
     if "codec" in job:
-        return evaluate_anchor(job["codec"], job["quality"], images, method=job["method"], jod=jod)
-    ckpt = job["checkpoint"]
-    model = ckpt if isinstance(ckpt, nn.Module) else loader(ckpt)
-    return evaluate_model(model, images, method=job["method"], family=job["family"], quality=job["quality"],
-                          lmbda=job.get("lmbda"), jod=jod, check=check, recon_dir=recon)
+        rows = evaluate_anchor(job["codec"], job["quality"], images, method=job["method"], jod=jod)
+    else:
+        ckpt = job["checkpoint"]
+        model = ckpt if isinstance(ckpt, nn.Module) else loader(ckpt)
+        rows = evaluate_model(model, images, method=job["method"], family=job["family"], quality=job["quality"],
+                              lmbda=job.get("lmbda"), jod=jod, check=check, recon_dir=recon)
+    return rows.assign(seed=int(job.get("seed", 0)))
 
 
 # --------------------------------------------------------------------------- CompressAI's JSON

@@ -151,6 +151,36 @@ def test_iwl_fine_tuning_is_baseline_fine_tuning(tmp_path):
     assert not all(torch.equal(base[k], pwl[k]) for k in base)  # a loss that does change training
 
 
+class RandomFlips(torch.utils.data.Dataset):
+    """``smooth_pairs`` flipped at random from torch's global RNG, as the folder datasets crop."""
+
+    def __init__(self):
+        self.pairs = smooth_pairs()
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, i):
+        x_o, x_j = self.pairs[i]
+        return (x_o.flip(-1), x_j.flip(-1)) if torch.rand(()) < 0.5 else (x_o, x_j)
+
+
+def test_every_loss_of_a_seed_sees_its_controls_crops_and_noise(tmp_path, monkeypatch):
+    """Common random numbers: a feature extractor's random initialisation must not shift
+    the crops and the quantisation noise away from the control's, or a loss's effect
+    would carry the noise of another draw."""
+    monkeypatch.setattr(train, "_features", lambda *a: torch.nn.Conv2d(3, 4, 3).requires_grad_(False))
+    cfg = dict(metric="mse", quality=3, dataset=RandomFlips(), max_steps=3, seed=5, **TINY)
+    train.train_run(tmp_path / "baseline", loss="baseline", **cfg)
+    train.train_run(tmp_path / "fwl", loss="fwl", **cfg)
+    base, fwl = log_lines(tmp_path / "baseline"), log_lines(tmp_path / "fwl")
+    assert base[0]["bpp_loss"] == fwl[0]["bpp_loss"]  # the first forward pass precedes any update
+    assert base[0]["mse_loss"] == fwl[0]["mse_loss"]
+    other = tmp_path / "baseline-seed6"
+    train.train_run(other, loss="baseline", **{**cfg, "seed": 6})
+    assert log_lines(other)[0]["bpp_loss"] != base[0]["bpp_loss"]  # another seed, another draw
+
+
 # ----------------------------------------------------------------------------- NaN
 
 

@@ -249,3 +249,21 @@ def test_evaluate_all_over_processes_gives_the_same_table(tmp_path):
         assert sorted(p.name for p in (recon / "q3").iterdir()) == ["a.png", "b.png"]
     timing = ["enc_s", "dec_s"]  # timed with the cores shared: not comparable
     pd.testing.assert_frame_equal(runs[1].drop(columns=timing), runs[2].drop(columns=timing), rtol=1e-4)
+
+
+def test_replicates_of_one_model_are_kept_apart_by_seed(tmp_path):
+    """Training seeds of one (method, family, quality) are separate jobs and rows; a table
+    written before seeds existed reads as seed 0."""
+    images = {"a": smooth_image(40, 48, 0)}
+    ck = _checkpoints(tmp_path)
+    jobs = [{"method": "baseline", "family": "mse", "quality": 1, "seed": s, "checkpoint": p}
+            for s, p in zip((0, 1), ck)]
+    out = tmp_path / "rd.csv"
+    calls = []
+    df = E.evaluate_all(jobs, images, out, loader=_loader(calls), progress=False)
+    assert sorted(df["seed"]) == [0, 1] and len(calls) == 2
+    assert df.set_index("seed").loc[0, "psnr"] != df.set_index("seed").loc[1, "psnr"]  # two models
+    E.evaluate_all(jobs, images, out, loader=_loader(calls), progress=False)
+    assert len(calls) == 2  # both seeds done: nothing redone
+    df.drop(columns="seed").to_csv(tmp_path / "old.csv", index=False)
+    assert set(E.read_table(tmp_path / "old.csv")["seed"]) == {0}

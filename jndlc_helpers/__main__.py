@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("reproduce", help="run the notebook chain with papermill")
-    p.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
+    p.add_argument("--profile", default="quick", choices=["smoke", "quick", "standard", "paper"])
     p.add_argument("--run-dir", default=None, help="default: runs/<profile>")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile knob (repeatable), e.g. -p max_steps=300")

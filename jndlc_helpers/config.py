@@ -44,7 +44,11 @@ _PAPER: dict[str, Any] = {
     "labeller": "human (VideoSet JND1)",
     "jnd_tau": 1.0,
     "test_fraction": 0.2,
+    "build_data": None,  # "embedded" / "smoke": the chain builds that data set; None: data_root is yours
     "seed": 0,
+    "seeds": None,  # training seeds per (loss, metric, quality); None: [seed]
+    "single_seed_losses": [],  # losses trained with the first seed only
+    "results_store": None,  # committed per-run results (RD rows, logs) of a replicated grid
     # model
     "architecture": "cheng2020-attn",
     "model_N": None,  # the zoo's own sizes
@@ -96,6 +100,7 @@ _QUICK: dict[str, Any] = {
     "profile": "quick",
     "data_root": "data/embedded",
     "unlabelled_root": "data/photos/unlabelled",
+    "build_data": "embedded",
     "labeller": "cvvdp",
     "architecture": "mean-scale-hyperprior",
     "model_N": 64,
@@ -126,6 +131,7 @@ _SMOKE: dict[str, Any] = {
     "profile": "smoke",
     "data_root": "data/smoke",
     "unlabelled_root": None,
+    "build_data": "smoke",
     "labeller": "namm",
     "architecture": "scale-hyperprior",
     "model_N": 16,
@@ -143,7 +149,31 @@ _SMOKE: dict[str, Any] = {
     "bootstrap": 50,
 }
 
-PROFILES: dict[str, dict[str, Any]] = {"smoke": _SMOKE, "quick": _QUICK, "paper": _PAPER}
+# The standard profile: the paper's question at convergence, with replicated training, on
+# the quick profile's data and base models (a CPU grid of hours; results committed).
+# - budget: the control's BD-rate against the base models, measured at doubling budgets,
+#   moved less than 1 point over the last doubling (benchmarks/results/control_convergence.json).
+# - every loss of the paper (PWL, IWL, FWL with VGG16 relu5_3) and our IWL hinge, 3 seeds
+#   each, paired with the control of the same seed (same crops, order and noise); IWL with
+#   one seed, its identity with the control checked in the run.
+# - FWL's F: VGG16 up to relu5_3 with HED's BSDS500 weights (offline; ImageNet weights are
+#   a download): pass -p feature_extractor=vgg16 with the ImageNet weights at hand.
+# - each run is evaluated as it finishes and its RD rows and logs go to ``results_store``
+#   (committed), so a grid spread over sessions never redoes a finished run, and the
+#   tables regenerate from the store without the models.
+_STANDARD: dict[str, Any] = {
+    **_QUICK,
+    "profile": "standard",
+    "losses": ["baseline", "pwl", "iwl", "iwl-hinge", "fwl"],
+    "feature_extractor": "vgg16-hed",
+    "max_steps": 560,
+    "seeds": [0, 1, 2],
+    "single_seed_losses": ["iwl"],
+    "results_store": "figures/standard/store",
+    "bootstrap": 1000,
+}
+
+PROFILES: dict[str, dict[str, Any]] = {"smoke": _SMOKE, "quick": _QUICK, "standard": _STANDARD, "paper": _PAPER}
 
 # The recipe of our base models (``make pretrain`` = ``python -m jndlc_helpers pretrain``),
 # trained on the photo corpus of ``data/corpus.py`` (disjoint by source from the JND set).
@@ -223,6 +253,8 @@ def provenance(params: dict[str, Any]) -> dict[str, Any]:
     """What every table and figure must say about how its numbers were obtained."""
     steps = params.get("max_steps")
     budget = f"{steps} steps" if steps else f"{params.get('epochs')} epochs"
+    if len(params.get("seeds") or ()) > 1:
+        budget += f" x {len(params['seeds'])} seeds"
     model = params["architecture"]
     if params.get("model_N"):
         model += f" (N={params['model_N']}, M={params['model_M']})"

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from . import config, parallel
-from .files import read_json
+from .files import read_json, write_json
 
 BASELINE_PRETRAINED = "baseline-pretrained"
 
@@ -50,6 +50,17 @@ def jod_threshold(params: dict[str, Any]) -> float:
     return 10.0 - float(params["jnd_tau"])
 
 
+def is_replicated(rd: pd.DataFrame) -> bool:
+    """Whether the RD table holds more than one training seed of some model."""
+    return "seed" in rd and rd["seed"].nunique() > 1
+
+
+def seed_mean(rd: pd.DataFrame) -> pd.DataFrame:
+    """The RD table with each (image, method, family, quality) averaged over its seeds."""
+    keys = ["image", "method", "family", "quality"]
+    return rd.groupby(keys, as_index=False).mean(numeric_only=True).assign(seed=0)
+
+
 def has_jod(rd: pd.DataFrame) -> bool:
     """Whether the RD table holds JOD values (``jod`` knob on)."""
     return "jod" in rd and bool(rd["jod"].notna().any())
@@ -72,10 +83,10 @@ def prepare_data(params: dict[str, Any], progress: bool = True) -> Path:
     whose search failed. Returns the data root."""
     from .data import embedded, labellers, pairs
 
-    given = params.get("data_root")
-    if params["profile"] == "smoke":
+    given, build = params.get("data_root"), params.get("build_data")
+    if build == "smoke":
         root = embedded.build_smoke(Path(given or "data/smoke"))
-    elif params["profile"] == "quick":
+    elif build == "embedded":
         root = embedded.build_embedded(Path(given or "data/embedded"), labeller=params["labeller"],
                                        tau=params["jnd_tau"], progress=progress)
     elif not given or not Path(given).is_dir():
@@ -147,10 +158,22 @@ def ensure_base_models(params: dict[str, Any], progress: bool = True) -> str:
     return init
 
 
+def results_store(params: dict[str, Any]):
+    """The committed store of a replicated grid (``replicated.Store``), or None."""
+    from . import replicated
+    from .reproduce import resolve_path
+
+    return replicated.Store(resolve_path(params["results_store"])) if params.get("results_store") else None
+
+
 def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     """The pretrained-baseline control, then every (loss, metric, quality) run.
-    Finished runs are skipped; interrupted ones resume. Returns one row per model."""
+    Finished runs are skipped; interrupted ones resume. Returns one row per model.
+    With a ``results_store`` (replicated seeds): ``train_replicated``."""
     from .codec import grid, train
+
+    if params.get("results_store"):
+        return train_replicated(params, progress)
 
     kw = grid.profile_kwargs(params)
     kw["init"] = ensure_base_models(params, progress)
@@ -176,6 +199,31 @@ def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     return table
 
 
+def train_replicated(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
+    """Every (seed, loss, metric, quality) run not yet in the results store: trained,
+    evaluated on the test images and archived as it finishes (``replicated.run_grid``).
+    Returns one row per job: its seed, loss, family, quality and whether it is stored."""
+    from . import replicated
+    from .codec import grid
+
+    kw = grid.profile_kwargs(params)
+    kw["init"] = ensure_base_models(params, progress)
+    store, images = results_store(params), [str(ref) for ref, _ in test_pairs(params)]
+    todo = [j for j in replicated.jobs(params) if j not in store.done(len(images))]
+    start, finished = time.perf_counter(), []
+
+    def report(job) -> None:
+        finished.append(job)
+        print(run_progress_line(len(finished), len(todo), job.folder, time.perf_counter() - start,
+                                replicated.run_dir(params, job)), flush=True)
+
+    print(f"{len(replicated.jobs(params)) - len(todo)} runs already in the store, {len(todo)} to train", flush=True)
+    replicated.run_grid(params, kw, images, store, workers=parallel_runs(params), on_done=report)
+    done = store.done(len(images))
+    return pd.DataFrame([dict(seed=j.seed, method=j.loss, family=j.metric, quality=j.quality, stored=j in done)
+                         for j in replicated.jobs(params)])
+
+
 def run_progress_line(k: int, n: int, name: str, elapsed: float, run_dir: Path) -> str:
     """'[k/n] name: loss L, 12 s so far, about 30 s left' for a finished training run."""
     loss = ""
@@ -189,16 +237,19 @@ def run_progress_line(k: int, n: int, name: str, elapsed: float, run_dir: Path) 
 
 
 def training_curves(params: dict[str, Any]) -> pd.DataFrame:
-    """Every run's log.jsonl stacked, with method, family and quality columns."""
+    """Every run's log.jsonl stacked, with method, family, quality and seed columns (from
+    the results store when there is one: it holds the runs of earlier sessions too)."""
+    store = results_store(params)
+    logs = [log for log, _ in store.logs()] if store else sorted(run_path(params, "models").glob("*/log.jsonl"))
     frames = []
-    for log in sorted(run_path(params, "models").glob("*/log.jsonl")):
+    for log in logs:
         raw = read_json(log.parent / "config.json")
         cfg = raw.get("config", raw)  # train writes the run's knobs under "config"
         df = pd.read_json(log, lines=True)
         if df.empty:
             continue
         frames.append(df.assign(method=cfg.get("loss") or cfg.get("method"), family=cfg.get("metric"),
-                                quality=cfg.get("quality")))
+                                quality=cfg.get("quality"), seed=cfg.get("seed", 0)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -213,6 +264,26 @@ def rd_jobs(params: dict[str, Any]) -> list[dict[str, Any]]:
     return jobs + evaluate.anchor_jobs(params["anchors"], params["anchor_qualities"])
 
 
+def model_jobs(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The learned models to decode for the figures: every model of ``models.csv``, or, for a
+    replicated grid, the first seed's models whose checkpoints are on this machine (the
+    store keeps no model: runs archived in an earlier session are not decoded again)."""
+    if not params.get("results_store"):
+        return [j for j in rd_jobs(params) if "checkpoint" in j]
+    from . import replicated
+
+    first = replicated.seeds(params)[0]
+    return [dict(method=j.loss, family=j.metric, quality=j.quality, seed=j.seed,
+                 lmbda=config.lambda_for(j.metric, j.quality), checkpoint=str(ck))
+            for j in replicated.jobs(params) if j.seed == first
+            for ck in [replicated.run_dir(params, j) / "checkpoint.pth.tar"] if ck.is_file()]
+
+
+def first_seed_rows(rd: pd.DataFrame) -> pd.DataFrame:
+    """The RD rows of each model's first training seed (the models the figures decode)."""
+    return rd[rd["seed"] == rd.groupby(["method", "family"])["seed"].transform("min")]
+
+
 def recon_path(params: dict[str, Any], job: dict[str, Any]) -> Path:
     """Where a learned model's decoded test images are kept (written by 03, shown by 06)."""
     return run_path(params, "recon", job["family"], job["method"], f"q{job['quality']}")
@@ -224,7 +295,14 @@ def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
     from .evaluation import evaluate, metrics
 
     pairs_ = test_pairs(params)
-    rd = evaluate.evaluate_all(rd_jobs(params), [ref for ref, _ in pairs_], run_path(params, "results", "rd.csv"),
+    store, out = results_store(params), run_path(params, "results", "rd.csv")
+    if store:  # the models' rows come from the store; only the anchors are coded here
+        out.parent.mkdir(parents=True, exist_ok=True)
+        kept = evaluate.read_table(out) if out.is_file() else store.rows().iloc[:0]
+        rows = pd.concat([kept[kept["family"] == "anchor"], store.rows()], ignore_index=True)
+        evaluate.write_table(out, rows)
+    jobs = evaluate.anchor_jobs(params["anchors"], params["anchor_qualities"]) if store else rd_jobs(params)
+    rd = evaluate.evaluate_all(jobs, [ref for ref, _ in pairs_], out,
                                jod=params["jod"], progress=progress,
                                json_dir=run_path(params, "results", "json"), provenance=prov(params),
                                recon_dir=lambda job: recon_path(params, job),
@@ -276,9 +354,17 @@ def bd_rate_tables(params: dict[str, Any]) -> pd.DataFrame:
     rd = rd_table(params)
     proposed = proposed_methods(params) + (["baseline"] if "baseline" in params["losses"] else [])
     metrics = bdrate.QUALITY_METRICS + (("jod",) if has_jod(rd) else ())  # JOD rows: ours, labelled so
-    bd = bdrate.bd_rate_table(rd, proposed, anchors=[BASELINE_PRETRAINED, "baseline"], metrics=metrics,
-                              families=params["metrics"], n_boot=params["bootstrap"], seed=params["seed"],
-                              workers=os.cpu_count() or 1)
+    if is_replicated(rd):  # intervals over training seeds and test images, seeds paired
+        from .evaluation import replicates
+
+        bd = replicates.bd_rate_table_replicated(rd, proposed, [BASELINE_PRETRAINED, "baseline"], params["metrics"],
+                                                 metrics, n_boot=params["bootstrap"], seed=params["seed"])
+        write_json(run_path(params, "results", "noise_floor.json"),
+                   replicates.noise_floor(rd, "baseline", params["metrics"]))
+    else:
+        bd = bdrate.bd_rate_table(rd, proposed, anchors=[BASELINE_PRETRAINED, "baseline"], metrics=metrics,
+                                  families=params["metrics"], n_boot=params["bootstrap"], seed=params["seed"],
+                                  workers=os.cpu_count() or 1)
     bd.to_csv(run_path(params, "results", "bd_rate.csv"), index=False)
     for anchor, name in ((BASELINE_PRETRAINED, "table1_bd_rate"), ("baseline", "table1_bd_rate_vs_finetuned")):
         if (bd["anchor"] == anchor).any():
@@ -300,18 +386,23 @@ def bs_jnd_tables(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     rd, jq = rd_table(params), jnd_quality(params)
     per, summary = [], []
+    statistic = bsjnd.bsjnd
+    if is_replicated(rd):  # per image and seed, paired by seed; intervals over seeds and images
+        from .evaluation import replicates
+
+        statistic = replicates.bsjnd_replicated
     for base in (BASELINE_PRETRAINED, "baseline"):
         if not (rd["method"] == base).any():
             continue
         proposed = [m for m in proposed_methods(params) + ["baseline"] if m != base]
-        p, s = bsjnd.bsjnd(rd, jq, proposed, baseline=base, families=params["metrics"],
-                           n_boot=params["bootstrap"], seed=params["seed"])
+        p, s = statistic(rd, jq, proposed, baseline=base, families=params["metrics"],
+                         n_boot=params["bootstrap"], seed=params["seed"])
         per.append(p)
         summary.append(s)
         if has_jod(rd):  # ours: each curve read in JOD at the threshold that defines the label
-            p, s = bsjnd.bsjnd(rd, jq.assign(jod=jod_threshold(params)), proposed, baseline=base,
-                               families=params["metrics"], metric="jod", n_boot=params["bootstrap"],
-                               seed=params["seed"])
+            p, s = statistic(rd, jq.assign(jod=jod_threshold(params)), proposed, baseline=base,
+                             families=params["metrics"], metric="jod", n_boot=params["bootstrap"],
+                             seed=params["seed"])
             per.append(p)
             summary.append(s)
     per_image, summary_ = pd.concat(per, ignore_index=True), pd.concat(summary, ignore_index=True)
@@ -328,6 +419,7 @@ def figure_bs_jnd_example(params: dict[str, Any], image: str | None = None):
     from .report import figures
 
     rd, jq = rd_table(params), jnd_quality(params)
+    rd = seed_mean(rd) if is_replicated(rd) else rd
     image = image or str(jq["image"].iloc[0])
     family = params["metrics"][0]
     metric = "psnr" if family == "mse" else "ms_ssim_db"
@@ -349,7 +441,7 @@ def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
     from .files import load_rgb
 
     refs = {ref.stem: ref for ref, _ in test_pairs(params)}
-    jobs = [j for j in rd_jobs(params) if "checkpoint" in j]
+    jobs = model_jobs(params)
     cache: dict[str, Any] = {}
     for job in tqdm(jobs, desc="reconstruct", disable=not progress):
         out_dir = recon_path(params, job)
@@ -361,7 +453,7 @@ def reconstruct_test_set(params: dict[str, Any], progress: bool = True):
                 cache.clear()  # one model in memory at a time
                 cache[job["checkpoint"]] = evaluate.default_loader(job["checkpoint"])
             evaluate.save_decoded(out, evaluate.reconstruct(cache[job["checkpoint"]], load_rgb(ref))["rgb"])
-    return widgets.gallery_from_folder(run_path(params, "recon"), rd_table(params),
+    return widgets.gallery_from_folder(run_path(params, "recon"), first_seed_rows(rd_table(params)),
                                        {k: str(v) for k, v in refs.items()})
 
 
@@ -373,13 +465,13 @@ def visual_source(params: dict[str, Any], progress: bool = False) -> tuple[Path,
     from .files import list_images
 
     if not params.get("kodak_root"):
-        return test_pairs(params)[0][0], rd_table(params)
+        return test_pairs(params)[0][0], first_seed_rows(rd_table(params))
     kodak = list_images(params["kodak_root"])
     if not kodak:
         raise FileNotFoundError(f"kodak_root={params['kodak_root']!r} holds no images; "
                                 "python -m jndlc_helpers fetch-kodak --dest DIR")
-    jobs = [j for j in rd_jobs(params) if "checkpoint" in j]
-    rd = evaluate.evaluate_all(jobs, kodak[:1], run_path(params, "results", "rd_kodak.csv"), progress=progress)
+    rd = evaluate.evaluate_all(model_jobs(params), kodak[:1], run_path(params, "results", "rd_kodak.csv"),
+                               progress=progress)
     return kodak[0], rd
 
 
@@ -397,7 +489,11 @@ def figure_visual(params: dict[str, Any], methods: list[str] | None = None,
         sub = rd[(rd.method == "baseline") & (rd.family == family)] if "baseline" in params["losses"] \
             else rd[(rd.method == BASELINE_PRETRAINED) & (rd.family == family)]
         target = target_bpp or float(sub.groupby("quality")["bpp"].median().median())
-        jobs = [j for j in rd_jobs(params) if j["family"] == family and j["method"] in methods]
+        jobs = [j for j in model_jobs(params) if j["family"] == family and j["method"] in methods]
+        if not jobs:
+            print(f"Fig. {number}: no {family} model of {methods} on this machine (a replicated grid's store "
+                  "keeps no model); the published figure, if any, is left as it is")
+            continue
         recs = figures.reconstruct_closest(rd, ref, jobs, target)
         title = f"{family.upper()}-trained models near {target:.3f} bpp, image {ref.stem}"
         base = run_path(params, "figures", f"fig{number}_visual_{family}")
@@ -432,28 +528,10 @@ def plot_pair(params: dict[str, Any], index: int = 0):
 
 
 def training_curves_figure(params: dict[str, Any]):
-    """Training loss per step for every run, one panel per metric, on a linear axis
-    (IWL's loss, eq. 7, can be negative: a log axis would drop it)."""
-    from matplotlib.figure import Figure
-
+    """Every run's training loss (``figures.training_curves_figure``)."""
     from .report import figures
 
-    curves = training_curves(params)
-    fig = Figure(figsize=(12, 4.4))
-    axes = fig.subplots(1, len(params["metrics"]), squeeze=False)[0]
-    for ax, metric in zip(axes, params["metrics"]):
-        sub = curves[curves["family"] == metric] if len(curves) else curves
-        for (method, quality), g in (sub.groupby(["method", "quality"]) if len(sub) else []):
-            ax.plot(g["step"], g["loss"], linewidth=0.8, label=f"{method} q{quality}")
-        ax.set_title(f"{metric}-trained runs", fontsize=10)
-        ax.set_xlabel("step")
-        ax.set_ylabel("training loss")
-        if ax.lines:
-            ax.legend(fontsize=6, ncol=2)
-        else:
-            ax.text(0.5, 0.5, "no training log found", ha="center", va="center", transform=ax.transAxes)
-    figures.add_provenance(fig, prov(params))
-    return fig
+    return figures.training_curves_figure(training_curves(params), params["metrics"], prov(params))
 
 
 def plot_training_curves(params: dict[str, Any]):

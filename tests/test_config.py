@@ -33,7 +33,16 @@ def test_paper_protocol_is_the_papers():
 
 def test_profiles_share_one_set_of_knobs():
     keys = {name: set(p) for name, p in config.PROFILES.items()}
-    assert keys["smoke"] == keys["quick"] == keys["paper"]
+    assert keys["smoke"] == keys["quick"] == keys["standard"] == keys["paper"]
+
+
+def test_standard_profile_replicates_every_loss_of_the_paper():
+    std = config.profile("standard")
+    assert {"baseline", "pwl", "iwl", "fwl", "iwl-hinge"} == set(std["losses"])
+    assert len(std["seeds"]) >= 3 and std["single_seed_losses"] == ["iwl"]
+    assert std["feature_extractor"] == "vgg16-hed" and len(std["qualities"]) >= 4
+    label = config.provenance_label(config.provenance(std))
+    assert "x 3 seeds" in label and "offline FWL features (vgg16-hed)" in label
 
 
 def test_unknown_profile_or_knob_is_named():

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -66,13 +67,33 @@ def test_training_curves_read_nested_config_and_keep_negative_losses(tmp_path):
     assert set(zip(curves["method"], curves["family"])) == {("iwl", "mse"), ("baseline", "ms-ssim")}
     fig = pipeline.training_curves_figure(params)
     axes = [ax for ax in fig.axes if ax.get_title()]
-    assert [ax.get_title() for ax in axes] == ["mse-trained runs", "ms-ssim-trained runs"]
+    assert len(axes) == 2 and [ax.get_title().split(",")[1] for ax in axes] == [" q1", " q1"]
+    mse = axes[0] if "MSE" in axes[0].get_title().upper().split(",")[0] and "SSIM" not in axes[0].get_title() \
+        else axes[1]
     for ax in axes:
         assert ax.get_yscale() == "linear"
-        assert ax.lines and all(len(line.get_ydata()) == 3 for line in ax.lines)
-    iwl = axes[0].lines[0].get_ydata()
-    lo, hi = axes[0].get_ylim()
-    assert min(iwl) == -0.4 and lo <= -0.4 and hi >= 0.5
+        assert len(ax.lines) == 2  # the raw loss, faint, and its smoothed curve
+    raw = mse.lines[0].get_ydata()
+    lo, hi = mse.get_ylim()
+    assert min(raw) == -0.4 and lo <= -0.4 and hi >= 0.5
+    assert fig.legends and fig.legends[0].get_texts()  # outside the axes
+
+
+def test_training_curves_draw_the_seeds_as_a_band(tmp_path):
+    params = profile("smoke", data_root=str(tmp_path / "data"))
+    params["run_dir"] = str(tmp_path / "run")
+    for seed, shift in ((0, 0.0), (1, 0.3), (2, -0.1)):
+        write_run(tmp_path / "run" / "models", f"seed{seed}/baseline-mse-q1", "baseline", "mse", 1,
+                  list(np.linspace(2, 1, 40) + shift))
+    from jndlc_helpers.report import figures
+
+    curves = pd.concat([pd.read_json(p, lines=True).assign(method="baseline", family="mse", quality=1, seed=k)
+                        for k, p in enumerate(sorted((tmp_path / "run" / "models").glob("seed*/*/log.jsonl")))])
+    fig = figures.training_curves_figure(curves, ["mse"], None)
+    ax = fig.axes[0]
+    assert len(ax.collections) == 1  # the band between the seeds
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.max() == pytest.approx(2.3, abs=0.05) and band.min() == pytest.approx(0.9, abs=0.05)
 
 
 def write_results(run, n_images=3):

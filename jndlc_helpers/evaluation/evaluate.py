@@ -419,7 +419,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     return df[COLUMNS]
 
 
-def _write_table(path: Path, df: pd.DataFrame) -> None:
+def write_table(path: Path, df: pd.DataFrame) -> None:
     atomic_write(path, lambda p: df.to_csv(p, index=False, float_format="%.10g"))
 
 
@@ -470,7 +470,7 @@ def evaluate_all(
             key = _job_key(job)
             keep = [_key(*k) != key for k in zip(*(table[c] for c in JOB_KEY))]
             table = pd.concat([table[keep], rows], ignore_index=True) if len(table) else rows
-            _write_table(out_csv, table)
+            write_table(out_csv, table)
     table = read_table(out_csv)
     if json_dir is not None:
         write_compressai_json(table, json_dir, provenance)

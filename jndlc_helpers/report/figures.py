@@ -91,6 +91,16 @@ def _plot_method(ax, pts: pd.DataFrame, method: str, family: str, metric: str, *
     ax.plot(pts["bpp"], pts[metric], label=label(method, family), linewidth=1.2, markersize=4, **style)
 
 
+def _plot_seeds(ax, rows: pd.DataFrame, method: str, metric: str) -> None:
+    """Each training seed's dataset-average curve, thin and faint behind the mean (the seed spread)."""
+    if "seed" not in rows or rows["seed"].nunique() < 2:
+        return
+    color = _STYLE.get(method, {}).get("color", "0.5")
+    for _, g in rows.groupby("seed"):
+        pts = g.groupby("quality")[["bpp", metric]].mean().sort_values("bpp")
+        ax.plot(pts["bpp"], pts[metric], color=color, linewidth=0.6, alpha=0.35)
+
+
 def plot_rd_curves(
     df: pd.DataFrame,
     out_base: str | os.PathLike,
@@ -103,8 +113,9 @@ def plot_rd_curves(
 ) -> list[Path]:
     """Fig. 2: rows = training metric (family), columns = PSNR / MS-SSIM (dB) (/ JOD).
 
-    Curves are dataset averages per quality; classical anchors (family "anchor")
-    are drawn dashed in every panel. Writes ``out_base``.png and .pdf.
+    Curves are dataset averages per quality (and over training seeds, each seed's curve
+    drawn faint behind its mean); classical anchors (family "anchor") are drawn dashed
+    in every panel. Writes ``out_base``.png and .pdf.
     """
     fig = rd_curves_figure(df, provenance, methods, anchors, families, metrics, title)
     return save_figure(fig, out_base)
@@ -132,6 +143,7 @@ def rd_curves_figure(
                 pts = avg[(avg["method"] == m) & (avg["family"] == family)]
                 if len(pts):
                     _plot_method(ax, pts, m, family, metric)
+                    _plot_seeds(ax, df[(df["method"] == m) & (df["family"] == family)], m, metric)
             for m in anchor_names:
                 pts = avg[(avg["method"] == m) & (avg["family"] == "anchor")]
                 if len(pts):
@@ -147,6 +159,61 @@ def rd_curves_figure(
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     add_provenance(fig, provenance)
     return fig
+
+
+def smooth(values: pd.Series, window: int) -> pd.Series:
+    """A centred rolling mean (the ends use what is there)."""
+    return values.rolling(window, center=True, min_periods=1).mean()
+
+
+def training_curves_figure(curves: pd.DataFrame, families: Sequence[str], provenance: Mapping[str, Any] | None,
+                           window: int | None = None) -> Figure:
+    """Training loss per step: rows = training metric, columns = quality; per method the
+    loss smoothed (rolling mean), averaged over seeds with the seeds' range as a band and
+    the first seed's raw loss faint behind; the legend outside the axes. A linear axis:
+    IWL's loss (eq. 7) can be negative."""
+    qualities = sorted(curves["quality"].dropna().unique()) if len(curves) else [None]
+    fig = Figure(figsize=(3.4 * len(qualities) + 1.8, 2.9 * len(families) + 0.7))
+    axes = fig.subplots(len(families), len(qualities), squeeze=False)
+    handles = {}
+    for i, family in enumerate(families):
+        for j, q in enumerate(qualities):
+            ax = axes[i][j]
+            sub = curves[(curves["family"] == family) & (curves["quality"] == q)] if len(curves) else curves
+            for method, g in (sub.groupby("method", sort=False) if len(sub) else []):
+                handles.setdefault(method, _plot_training(ax, g, method, window))
+            ax.set_title(f"{FAMILY_LABELS.get(family, family)}, q{q}", fontsize=9)
+            ax.set_xlabel("step", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(True, alpha=0.3)
+            if not ax.lines:
+                ax.text(0.5, 0.5, "no training log found", ha="center", va="center", transform=ax.transAxes)
+        axes[i][0].set_ylabel("training loss", fontsize=8)
+    if handles:
+        fig.legend(list(handles.values()), [label(m) for m in handles], loc="center right", fontsize=8,
+                   title="smoothed; band: seeds", title_fontsize=7)
+    fig.tight_layout(rect=(0, 0.05, 1 - 1.7 / fig.get_figwidth(), 1))
+    add_provenance(fig, provenance)
+    return fig
+
+
+def _plot_training(ax, g: pd.DataFrame, method: str, window: int | None):
+    """One method's curves in one panel; returns the line for the legend."""
+    color = _STYLE.get(method, {}).get("color", None)
+    seeds = sorted(g["seed"].unique()) if "seed" in g else [0]
+    per_seed = []
+    for k, s in enumerate(seeds):
+        r = (g[g["seed"] == s] if "seed" in g else g).sort_values("step")
+        w = window or max(3, len(r) // 25)
+        if k == 0:
+            raw = ax.plot(r["step"], r["loss"], color=color, linewidth=0.4, alpha=0.15)[0]
+            color = raw.get_color()
+        per_seed.append(smooth(r.set_index("step")["loss"], w))
+    table = pd.concat(per_seed, axis=1)
+    line = ax.plot(table.index, table.mean(axis=1), color=color, linewidth=1.3)[0]
+    if len(per_seed) > 1:
+        ax.fill_between(table.index, table.min(axis=1), table.max(axis=1), color=color, alpha=0.2, linewidth=0)
+    return line
 
 
 def plot_image_rd(

@@ -1,0 +1,108 @@
+"""The paper's question at convergence: does a JND loss beat the fine-tuned control?
+
+Reads the standard profile's results store (``figures/standard/store``: per-image RD rows
+of every finished run, every seed; training logs), and for each (method, training
+metric) gives its BD-rate and BS_JND against the control of the same seed, in the
+family's own metric (PSNR for MSE-trained models, MS-SSIM dB for MS-SSIM-trained
+ones), with the interval of ``evaluation.replicates`` (test images bootstrapped, seeds
+Student-t) and the control's own seed-to-seed spread as the noise floor. A method
+differs from the control only where its interval excludes 0. Runs still missing from
+the store are listed (a grid spread over sessions): ``complete`` says whether every
+run of the profile is in.
+
+    python benchmarks/bench_jnd_effect.py [--store figures/standard/store] [--bootstrap 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from common import write_result
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+
+from jndlc_helpers import config, pipeline, replicated, reproduce  # noqa: E402
+from jndlc_helpers.evaluation import basecheck, metrics, replicates  # noqa: E402
+from jndlc_helpers.files import read_json  # noqa: E402
+
+CONTROL, PRETRAINED = "baseline", pipeline.BASELINE_PRETRAINED
+
+
+def cpu_seconds(store: replicated.Store) -> float:
+    """Seconds of training of every archived run (their done.json)."""
+    return float(sum(read_json(log.parent / "done.json").get("seconds", 0.0)
+                     for log, _ in store.logs() if (log.parent / "done.json").is_file()))
+
+
+def effect(rd: pd.DataFrame, jq: pd.DataFrame, method: str, family: str, n_boot: int, seed: int,
+           anchor: str = CONTROL) -> dict:
+    """One (method, family) entry against ``anchor``: BD-rate and BS_JND with intervals."""
+    axis = basecheck.FAMILY_AXIS[family]
+    bd = replicates.bd_rate_replicated(rd, method, anchor, family, axis, n_boot=n_boot, seed=seed)
+    _, bs = replicates.bsjnd_replicated(rd, jq, [method], anchor, [family], n_boot=n_boot, seed=seed)
+    b = bs.iloc[0] if len(bs) else pd.Series(dtype=object)
+
+    def num(x) -> float | None:
+        return None if x is None or not math.isfinite(float(x)) else round(float(x), 3)
+
+    return {"method": method, "metric": family, "axis": axis, "anchor": anchor,
+            "bd_rate_vs_control" if anchor == CONTROL else "bd_rate": num(bd["bd_rate"]),
+            "low": num(bd["low"]), "high": num(bd["high"]), "differs": bool(bd["differs"]),
+            "bs_jnd_vs_control" if anchor == CONTROL else "bs_jnd": num(b.get("mean")),
+            "bs_jnd_low": num(b.get("low")), "bs_jnd_high": num(b.get("high")),
+            "bs_jnd_differs": bool(b.get("differs", False)), "bs_jnd_images": int(b.get("n_used", 0)),
+            "seeds": int(bd["n_seeds"]), "n_images": int(bd["n_images"]), "reason": bd["reason"]}
+
+
+def main() -> None:
+    params = reproduce.resolve_params("standard")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--store", default=params["results_store"])
+    ap.add_argument("--bootstrap", type=int, default=params["bootstrap"])
+    args = ap.parse_args()
+
+    store = replicated.Store(reproduce.resolve_path(args.store))
+    rd = store.rows()
+    pairs = pipeline.test_pairs(params)
+    jq = metrics.jnd_quality_table(pairs)
+    done = store.done(len(pairs))
+    missing = [j.folder for j in replicated.jobs(params) if j not in done]
+    effects, vs_pretrained = [], []
+    for family in params["metrics"]:
+        for method in [m for m in params["losses"] if m != CONTROL]:
+            if replicates.n_seeds(rd, method, family) and replicates.n_seeds(rd, CONTROL, family):
+                effects.append(effect(rd, jq, method, family, args.bootstrap, params["seed"]))
+        for method in params["losses"]:
+            if replicates.n_seeds(rd, method, family) and replicates.n_seeds(rd, PRETRAINED, family):
+                vs_pretrained.append(effect(rd, jq, method, family, args.bootstrap, params["seed"], PRETRAINED))
+    for e in effects:
+        e.update(steps=params["max_steps"], feature_extractor=params["feature_extractor"] if e["method"] == "fwl"
+                 else None)
+    floor = replicates.noise_floor(rd, CONTROL, params["metrics"]) if len(rd) else {}
+    fwl_mse = next((e for e in effects if e["method"] == "fwl" and e["metric"] == "mse"), None)
+    write_result(
+        "jnd_effect",
+        metric="BD-rate (%) of FWL (VGG16 relu5_3) against the fine-tuned control of the same seed, MSE-trained, "
+               "PSNR (PCHIP, seed- and image-average curves)",
+        unit="%", value=fwl_mse and fwl_mse["bd_rate_vs_control"],
+        baseline="the control's largest seed-to-seed BD-rate (MSE family, PSNR): the noise floor",
+        baseline_value=floor.get("mse/psnr", {}).get("max_abs"), higher_is_better=False,
+        command=f"python benchmarks/bench_jnd_effect.py --store {args.store} --bootstrap {args.bootstrap}",
+        interval="95%: test images bootstrapped (the same draw for method and control), training seeds "
+                 "Student-t, added in quadrature; seeds paired (common random numbers)",
+        effects=effects, vs_pretrained=vs_pretrained, control_noise_floor=floor,
+        lr=params["lr"], lr_schedule="plateau (ReduceLROnPlateau on the training loss), from the base models",
+        steps=params["max_steps"], batch_size=params["batch_size"], seeds=params["seeds"],
+        qualities=params["qualities"], profile_cpu_seconds=round(cpu_seconds(store), 1),
+        complete=not missing, runs_in_store=len(done), runs_missing=missing,
+        labels=config.provenance_label(config.provenance(params)),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""BD-rate and BS_JND over training seeds and test images: the statistics of replicated runs.
+
+With several training seeds per (method, family, quality), an RD table (``evaluate.COLUMNS``,
+``seed`` column) holds one curve per image and seed. A method is compared with an anchor
+on the curves averaged over images and seeds, and the interval is a two-level (crossed)
+bootstrap: each resample draws the seeds with replacement and, independently, the
+images with replacement, and recomputes the statistic on the same draw for method and
+anchor. Seeds are paired: the method of seed s is compared with the anchor of seed s
+(common random numbers: same crops, same order, same noise), so the noise the two
+trainings share cancels. An anchor with one seed only (the pretrained baseline, not
+trained here) is compared with every seed of the method. A method with one seed (IWL,
+identical to the control) is paired with the anchor's runs of that seed.
+
+A method "differs from the anchor" only where its interval excludes 0. The control's
+own seed-to-seed spread (``noise_floor``: the BD-rate of one control seed against
+another) is how far two trainings of the same loss land apart.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .bdrate import BD_COLUMNS, MIN_OVERLAP, bd_rate, cubic_check, row_seed
+from .bsjnd import DEFAULT_METRIC, SUMMARY_COLUMNS, bsjnd_per_image, status_summary
+
+INTERVAL = "95%: images bootstrapped, seeds Student-t"
+REPLICATE_COLUMNS = BD_COLUMNS + ["n_seeds", "differs"]
+BSJND_COLUMNS = SUMMARY_COLUMNS + ["n_seeds", "differs"]
+
+
+def n_seeds(rd: pd.DataFrame, method: str, family: str) -> int:
+    """How many training seeds ``method`` has in ``family``."""
+    sub = rd[(rd["method"] == method) & (rd["family"] == family)]
+    return int(sub["seed"].nunique()) if len(sub) else 0
+
+
+def cube(rd: pd.DataFrame, method: str, family: str, metric: str, seeds: list[int], images: list[str],
+         qualities: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(bpp, quality) arrays of shape seeds x images x qualities for one method."""
+    sub = rd[(rd["method"] == method) & (rd["family"] == family)]
+    table = sub.pivot_table(index=["seed", "image"], columns="quality", values=["bpp", metric], aggfunc="mean")
+    idx = pd.MultiIndex.from_product([seeds, images])
+    shape = (len(seeds), len(images), len(qualities))
+    return tuple(table[v].reindex(index=idx, columns=qualities).to_numpy(float).reshape(shape)
+                 for v in ("bpp", metric))  # type: ignore[return-value]
+
+
+def pairing(rd: pd.DataFrame, method: str, anchor: str, family: str) -> tuple[list[int], list[int]]:
+    """(method seeds, anchor seeds), index-aligned: the pairs each statistic compares."""
+    def seeds(m: str) -> list[int]:
+        return sorted(int(s) for s in rd.loc[(rd["method"] == m) & (rd["family"] == family), "seed"].unique())
+
+    ms, an = seeds(method), seeds(anchor)
+    if len(an) == 1:
+        return ms, an * len(ms)
+    if len(ms) == 1 and ms[0] not in an:
+        return [], []
+    common = [s for s in ms if s in an]
+    return common, common
+
+
+def _mean_curves(arrays: tuple[np.ndarray, ...], w_seed: np.ndarray, w_image: np.ndarray) -> list[np.ndarray]:
+    """Each (seeds x images x qualities) array averaged with the given resample counts."""
+    w = np.outer(w_seed, w_image)
+    return [np.einsum("si,siq->q", w, a) / w.sum() for a in arrays]
+
+
+def bd_rate_replicated(rd: pd.DataFrame, method: str, anchor: str, family: str, metric: str,
+                       n_boot: int = 1000, seed: int = 0, min_overlap: float = MIN_OVERLAP) -> dict[str, Any]:
+    """BD-rate (PCHIP) of ``method`` against ``anchor`` on the seed- and image-average
+    curves, its interval (``combined_interval``), and the cubic cross-check; one row of
+    ``REPLICATE_COLUMNS`` (interpolation "pchip"; ``cubic`` and ``cubic_check`` extra)."""
+    ms, an = pairing(rd, method, anchor, family)
+    row = {"method": method, "family": family, "key": f"{method}-{family}", "anchor": anchor, "metric": metric,
+           "interpolation": "pchip", "aggregate": "average-curve", "bd_rate": math.nan, "low": math.nan,
+           "high": math.nan, "interval": "", "n_images": 0, "n_used": 0, "n_boot": 0, "n_boot_failed": 0,
+           "check": "", "reason": "", "n_seeds": len(ms), "differs": False, "cubic": math.nan, "cubic_check": ""}
+    if not ms:
+        return {**row, "reason": f"no seed of {method} has a run of {anchor} with the same seed"}
+    sub = rd[rd["family"] == family]
+    qualities = sorted(set(sub.loc[sub["method"] == method, "quality"]) & set(sub.loc[sub["method"] == anchor,
+                                                                                         "quality"]))
+    images = sorted(set(sub.loc[sub["method"] == method, "image"]) & set(sub.loc[sub["method"] == anchor, "image"]))
+    tb, tq = cube(rd, method, family, metric, ms, images, qualities)
+    ab, aq = cube(rd, anchor, family, metric, sorted(set(an)), images, qualities)
+    ab, aq = ab[[sorted(set(an)).index(s) for s in an]], aq[[sorted(set(an)).index(s) for s in an]]
+    arrays = (ab, aq, tb, tq)
+    if not all(np.isfinite(a).all() for a in arrays):
+        return {**row, "n_images": len(images), "reason": f"bpp or {metric} missing for some seed, image and quality"}
+    k, n = len(ms), len(images)
+    kw = {"min_overlap": min_overlap}
+    curves = _mean_curves(arrays, np.ones(k), np.ones(n))
+    value, reason = bd_rate(*curves, method="pchip", **kw)
+    cubic, _ = bd_rate(*curves, method="cubic", **kw)
+    row.update(bd_rate=value, reason=reason or "", n_images=n, n_used=n if reason is None else 0, cubic=cubic,
+               cubic_check=cubic_check(*curves, cubic, value))
+    if reason is not None or n_boot <= 0:
+        return row
+    rng = np.random.default_rng(row_seed(seed, method, family, anchor, metric, "replicated"))
+    boots = np.array([bd_rate(*_mean_curves(arrays, np.ones(k), np.bincount(rng.integers(0, n, n), minlength=n)),
+                              method="pchip", **kw)[0] for _ in range(n_boot)])
+    per_seed = np.array([bd_rate(*_mean_curves(arrays, np.eye(k)[i], np.ones(n)), method="pchip", **kw)[0]
+                         for i in range(k)])
+    row.update(n_boot=n_boot, n_boot_failed=int((~np.isfinite(boots)).sum()),
+               **combined_interval(value, boots, per_seed))
+    return row
+
+
+def seed_halfwidth(per_seed: np.ndarray) -> float:
+    """Student-t 95% half-width of the mean of the per-seed values (0 with one seed)."""
+    from scipy.stats import t
+
+    v = per_seed[np.isfinite(per_seed)]
+    if len(v) < 2:
+        return 0.0
+    return float(t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+
+
+def combined_interval(value: float, image_boots: np.ndarray, per_seed: np.ndarray) -> dict[str, Any]:
+    """low, high, interval and differs: the image bootstrap's 95% distances from ``value``
+    and the seeds' Student-t half-width, added in quadrature on each side."""
+    good = image_boots[np.isfinite(image_boots)]
+    if len(good) < 2 or not np.isfinite(value):
+        return {}
+    lo_i, hi_i = np.quantile(good, [0.025, 0.975])
+    h = seed_halfwidth(per_seed)
+    lo = value - math.hypot(max(value - lo_i, 0.0), h)
+    hi = value + math.hypot(max(hi_i - value, 0.0), h)
+    return {"low": float(lo), "high": float(hi), "interval": INTERVAL, "differs": bool(lo > 0 or hi < 0)}
+
+
+def bd_rate_table_replicated(rd: pd.DataFrame, proposed: Iterable[str], anchors: Iterable[str],
+                             families: Iterable[str], metrics: Iterable[str], n_boot: int = 1000,
+                             seed: int = 0) -> pd.DataFrame:
+    """``bd_rate_replicated`` for every (family, anchor, method, metric) with rows; also a
+    "cubic" row per pair (point value, no interval), so ``report.tables.table_i`` reads it."""
+    rows = []
+    for family, anchor, method, metric in itertools.product(families, anchors, proposed, metrics):
+        if method == anchor or metric not in rd or n_seeds(rd, anchor, family) == 0 \
+                or n_seeds(rd, method, family) == 0:
+            continue
+        r = bd_rate_replicated(rd, method, anchor, family, metric, n_boot=n_boot, seed=seed)
+        cubic, check = r.pop("cubic"), r.pop("cubic_check")
+        rows.append(r)
+        rows.append({**r, "interpolation": "cubic", "bd_rate": cubic, "low": math.nan, "high": math.nan,
+                     "interval": "", "n_boot": 0, "n_boot_failed": 0, "check": check, "differs": False,
+                     "reason": "" if np.isfinite(cubic) else (r["reason"] or "cubic fit undefined")})
+    return pd.DataFrame(rows, columns=REPLICATE_COLUMNS)
+
+
+def noise_floor(rd: pd.DataFrame, control: str, families: Iterable[str],
+                metrics: Iterable[str] | None = None) -> dict[str, Any]:
+    """The control's seed-to-seed spread: per family and metric, the BD-rate (PCHIP,
+    image-average curves) of every control seed against every other one, and the
+    largest of them in absolute value."""
+    out: dict[str, Any] = {}
+    for family in families:
+        seeds = sorted(int(s) for s in rd.loc[(rd["method"] == control) & (rd["family"] == family), "seed"].unique())
+        for metric in metrics or [DEFAULT_METRIC[family]]:
+            pairs = {}
+            for a, b in itertools.permutations(seeds, 2):
+                one = rd[(rd["method"] == control) & rd["seed"].isin((a, b))]
+                one = one.assign(method=one["method"].where(one["seed"] != b, "_other"), seed=0)
+                pairs[f"{b} vs {a}"] = bd_rate_replicated(one, "_other", control, family, metric, n_boot=0)["bd_rate"]
+            vals = np.array([v for v in pairs.values() if np.isfinite(v)])
+            out[f"{family}/{metric}"] = {"seeds": seeds, "pairs": pairs,
+                                         "max_abs": float(np.abs(vals).max()) if len(vals) else math.nan,
+                                         "sd": float(vals.std(ddof=1) / math.sqrt(2)) if len(vals) > 1 else math.nan}
+    return out
+
+
+def bsjnd_replicated(rd: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str], baseline: str,
+                     families: Iterable[str], metric: str | None = None, n_boot: int = 1000,
+                     seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """BS_JND (eq. 9) per image and seed, paired by seed as ``pairing``; the summary is the
+    mean saving over every (seed, image) in range, with images bootstrapped and seeds Student-t.
+    Returns (per-image table with a ``seed`` column, summary in ``BSJND_COLUMNS``)."""
+    per = []
+    for method, family in itertools.product(proposed, families):
+        if method == baseline:
+            continue
+        ms, an = pairing(rd, method, baseline, family)
+        for s, a in zip(ms, an):
+            t = rd[(rd["method"] == method) & (rd["family"] == family) & (rd["seed"] == s)]
+            b = rd[(rd["method"] == baseline) & (rd["family"] == family) & (rd["seed"] == a)]
+            p = bsjnd_per_image(pd.concat([t, b]), jnd, [method], baseline=baseline, families=[family],
+                                metric=metric)
+            per.append(p.assign(seed=s))
+    per_image = pd.concat(per, ignore_index=True) if per else pd.DataFrame(columns=["seed"])
+    rows = [_bsjnd_row(k, g, n_boot, seed) for k, g in per_image.groupby(
+        ["method", "family", "key", "baseline", "metric", "interpolation"], sort=False)]
+    return per_image, pd.DataFrame(rows, columns=BSJND_COLUMNS)
+
+
+def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
+    """One summary row: mean over (seed, image) savings; ``combined_interval`` of the image
+    bootstrap (seeds kept) and the per-seed means."""
+    grid = g.pivot_table(index="seed", columns="image", values="saving", aggfunc="mean", dropna=False)
+    v = grid.to_numpy(float)
+    ok = np.isfinite(v)
+    k, n = v.shape
+    mean = float(v[ok].mean()) if ok.any() else math.nan
+    ci: dict[str, Any] = {}
+    if ok.any() and n_boot > 0:
+        rng = np.random.default_rng(row_seed(seed, *map(str, key), "replicated"))
+        boots = []
+        for _ in range(n_boot):
+            w = np.bincount(rng.integers(0, n, n), minlength=n)[None, :] * ok
+            boots.append((np.where(ok, v, 0) * w).sum() / w.sum() if w.sum() else math.nan)
+        per_seed = np.array([row[ok_row].mean() if ok_row.any() else math.nan for row, ok_row in zip(v, ok)])
+        ci = combined_interval(mean, np.asarray(boots), per_seed)
+    s = g["saving"].to_numpy(float)
+    return {**dict(zip(["method", "family", "key", "baseline", "metric", "interpolation"], key)),
+            "mean": mean, "median": float(np.nanmedian(s)) if np.isfinite(s).any() else math.nan,
+            "low": ci.get("low", math.nan), "high": ci.get("high", math.nan), "interval": ci.get("interval", ""),
+            "n_boot": n_boot if ci else 0,
+            "n_images": n, "n_used": int(ok.any(axis=0).sum()), "n_out_of_range": int((~ok.any(axis=0)).sum()),
+            "status": status_summary(g.loc[~np.isfinite(g["saving"].to_numpy(float)), "status"]),
+            "n_seeds": k, "differs": ci.get("differs", False)}

@@ -35,7 +35,7 @@
 # the embedded set), called through `jndlc_helpers.pipeline`.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
+profile = "quick"  # smoke | quick | standard | paper
 run_dir = ""  # empty means runs/PROFILE
 data_root = None  # None means the profile (quick: data/embedded, built here)
 labeller = None  # embedded default only: cvvdp (quick) or namm

@@ -37,9 +37,16 @@
 #
 # Runs resume after an interruption and finished runs are skipped. Models, losses and
 # the training loop live in `jndlc_helpers.codec`.
+#
+# **The standard profile** trains every loss with 3 seeds, each paired with the control
+# of the same seed (same crops, order and noise), for the budget at which the control
+# converged (`benchmarks/results/control_convergence.json`). Each run is evaluated as
+# soon as it is trained and archived in the committed results store
+# (`figures/standard/store/`: per-image RD rows and logs, no model), so a grid spread
+# over several sessions never redoes a run, and 03-05 rebuild the tables from the store.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
+profile = "quick"  # smoke | quick | standard | paper
 run_dir = ""  # empty means runs/PROFILE
 losses = None  # None means the profile (quick: baseline iwl iwl-hinge fwl; paper: + pwl)
 metrics = None  # mse and/or ms-ssim

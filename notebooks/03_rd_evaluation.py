@@ -26,7 +26,7 @@
 # from `jndlc_helpers.report`).
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
+profile = "quick"  # smoke | quick | standard | paper
 run_dir = ""  # empty means runs/PROFILE
 anchors = None  # classical codecs, e.g. jpeg webp avif
 anchor_qualities = None

@@ -29,7 +29,7 @@
 # the tables are written by `jndlc_helpers.report`.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
+profile = "quick"  # smoke | quick | standard | paper
 run_dir = ""  # empty means runs/PROFILE
 bootstrap = None  # bootstrap resamples for the 95% intervals
 

@@ -26,7 +26,7 @@
 # `jndlc_helpers.evaluation`, its table and figure come from `jndlc_helpers.report`.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
+profile = "quick"  # smoke | quick | standard | paper
 run_dir = ""  # empty means runs/PROFILE
 bootstrap = None
 example_image = None  # image of Fig. 5 (None means the first test image)

@@ -23,7 +23,7 @@
 # figure stands in for it. Figures and the widget live in `jndlc_helpers.report`.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
+profile = "quick"  # smoke | quick | standard | paper
 run_dir = ""  # empty means runs/PROFILE
 target_bpp = None  # None means the median bpp of the fine-tuned baseline middle quality
 methods = None  # None means baseline-pretrained, baseline, iwl, fwl

@@ -98,6 +98,7 @@ def table_i(bd: pd.DataFrame, anchor: str = "baseline", aggregate: str = "averag
                 "diff": val - paper,
                 "n_used": int(head.get("n_used", 0)),
                 "n_images": int(head.get("n_images", 0)),
+                **_replicates(head),
                 "anchor": anchor,
                 "aggregate": aggregate,
                 "note": _note(reason, "" if np.isfinite(paper) else (
@@ -157,12 +158,31 @@ def table_ii(summary: pd.DataFrame, baseline: str = "baseline", features: str | 
             "n_used": int(s.get("n_used", 0)),
             "n_out_of_range": int(s.get("n_out_of_range", 0)),
             "n_images": int(s.get("n_images", 0)),
+            **_replicates(s),
             "baseline": baseline,
             "interpolation": s.get("interpolation", ""),
             "note": _note(why, "" if np.isfinite(paper) else (JOD_NOTE if metric == "jod" else NO_PAPER_VALUE),
                           fwl_note(key, features)),
         })
     return pd.DataFrame(rows)
+
+
+def _replicates(row: pd.Series) -> dict[str, Any]:
+    """Training seeds and whether the interval excludes 0, for rows over replicated runs."""
+    if "n_seeds" not in row:
+        return {}
+    return {"seeds": int(row.get("n_seeds", 0) or 0), "differs": bool(row.get("differs", False))}
+
+
+def interval_note(replicated: bool) -> str:
+    """How the table's intervals were made."""
+    if replicated:
+        return ("Intervals: 95% over training seeds and test images (images bootstrapped, the same draw for "
+                "method and anchor; the per-seed values' spread as a Student-t interval; the two added in "
+                "quadrature); each method paired with the anchor of the same training seed; 'differs': the "
+                "interval excludes 0.")
+    return (f"Intervals: bootstrap 95% over test images where >= {MIN_IMAGES_FOR_INTERVAL} images are used, "
+            "else the range of per-image values.")
 
 
 def _family(key: str) -> str:
@@ -179,29 +199,28 @@ def jod_text(provenance: Mapping[str, Any]) -> str:
     return f" JOD rows (ours, not the paper's): ColorVideoVDP, display model '{display}'{where}."
 
 
-def stats_notes(min_overlap: float = MIN_OVERLAP) -> str:
+def stats_notes(min_overlap: float = MIN_OVERLAP, replicated: bool = False) -> str:
     """How the BD-rates were computed, for the reader of the table."""
     return (f"Curves are compared where their quality ranges overlap by >= {min_overlap:.0%} of their union "
             f"(bjontegaard's default is stricter), never extrapolated. MS-SSIM (dB) = -10 log10(1 - MS-SSIM) "
             f"per image, averaged over images (CompressAI's plot takes the dB of the mean MS-SSIM instead). "
-            f"Intervals: bootstrap 95% over test images where >= {MIN_IMAGES_FOR_INTERVAL} images are used, "
-            f"else the range of per-image values.")
+            f"{interval_note(replicated)}")
 
 
 def caption_i(provenance: Mapping[str, Any], anchor: str, aggregate: str,
-              min_overlap: float = MIN_OVERLAP) -> str:
+              min_overlap: float = MIN_OVERLAP, replicated: bool = False) -> str:
     return (f"Table I: BD-rate (%) against anchor '{anchor}', aggregate '{aggregate}', "
             f"interpolation {INTERP_NAMES['pchip']} on log-rate (headline); '{INTERP_NAMES['cubic']}' is a "
             f"cross-check, flagged where its fit is not monotone over the overlap or departs from PCHIP by "
-            f"more than {CUBIC_TOLERANCE:g} points; negative = fewer bits. {stats_notes(min_overlap)}"
+            f"more than {CUBIC_TOLERANCE:g} points; negative = fewer bits. {stats_notes(min_overlap, replicated)}"
             f"{jod_text(provenance)} Ours: {describe(provenance)}. Paper values ({PAPER_SETUP}).")
 
 
-def caption_ii(provenance: Mapping[str, Any], baseline: str, interpolation: str) -> str:
+def caption_ii(provenance: Mapping[str, Any], baseline: str, interpolation: str, replicated: bool = False) -> str:
     return (f"Table II: BS_JND (%), bitrate saving at each test image's JND quality against "
             f"'{baseline}' (eq. 9), {INTERP_NAMES.get(interpolation, interpolation)} interpolation of "
-            f"log-rate, no extrapolation (images out of range counted, 'note' says why). Intervals: bootstrap "
-            f"95% where >= {MIN_IMAGES_FOR_INTERVAL} images are used, else the range of per-image savings."
+            f"log-rate, no extrapolation (images out of range counted, 'note' says why). "
+            f"{interval_note(replicated)}"
             f"{jod_text(provenance)} Ours: {describe(provenance)}. Paper values ({PAPER_SETUP}).")
 
 
@@ -270,7 +289,7 @@ def write_table_i(bd: pd.DataFrame, out_base: str | os.PathLike, provenance: Map
                   min_overlap: float = MIN_OVERLAP) -> dict[str, Path]:
     """Build Table I and write it as CSV, Markdown and LaTeX."""
     t = table_i(bd, anchor, aggregate, features=provenance.get("features"))
-    return write_table(t, out_base, caption_i(provenance, anchor, aggregate, min_overlap))
+    return write_table(t, out_base, caption_i(provenance, anchor, aggregate, min_overlap, "n_seeds" in bd))
 
 
 def write_table_ii(summary: pd.DataFrame, out_base: str | os.PathLike, provenance: Mapping[str, Any],
@@ -278,4 +297,4 @@ def write_table_ii(summary: pd.DataFrame, out_base: str | os.PathLike, provenanc
     """Build Table II and write it as CSV, Markdown and LaTeX."""
     t = table_ii(summary, baseline, features=provenance.get("features"))
     interp = ", ".join(sorted({str(x) for x in t["interpolation"] if x})) or "pchip"
-    return write_table(t, out_base, caption_ii(provenance, baseline, interp))
+    return write_table(t, out_base, caption_ii(provenance, baseline, interp, "n_seeds" in summary))

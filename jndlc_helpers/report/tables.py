@@ -298,3 +298,46 @@ def write_table_ii(summary: pd.DataFrame, out_base: str | os.PathLike, provenanc
     t = table_ii(summary, baseline, features=provenance.get("features"))
     interp = ", ".join(sorted({str(x) for x in t["interpolation"] if x})) or "pchip"
     return write_table(t, out_base, caption_ii(provenance, baseline, interp, "n_seeds" in summary))
+
+
+def results_markdown(figures_dir: str | os.PathLike) -> str:
+    """The README's summary of a published run: per model, Table I's BD-rates (PSNR and
+    MS-SSIM dB) against the pretrained and the fine-tuned baseline, the paper's values, and
+    Table II's BS_JND against both, each with its interval (and seeds, where replicated)."""
+    d = Path(figures_dir)
+
+    def read(name: str) -> pd.DataFrame:
+        path = d / f"{name}.csv"
+        return pd.read_csv(path, comment="#") if path.is_file() else pd.DataFrame(columns=["key"])
+
+    t1, t1c = read("table1_bd_rate"), read("table1_bd_rate_vs_finetuned")
+    t2, t2c = read("table2_bs_jnd"), read("table2_bs_jnd_vs_finetuned")
+
+    def cell(t: pd.DataFrame, key: str, col: str, value: str, images: bool = False) -> str:
+        r = t[(t["key"] == key) & (t[col] == value)] if len(t) else t
+        if r.empty or not np.isfinite(r["ours"].iloc[0]):
+            return "-" if r.empty else "n/a"
+        r = r.iloc[0]
+        out = f"{r['ours']:.2f} [{r['low']:.1f}, {r['high']:.1f}]"
+        if images:
+            out += f" ({int(r['n_used'])} of {int(r['n_images'])})"
+        return out + (" *" if r.get("differs") is True or str(r.get("differs")) == "True" else "")
+
+    def paper_i(key: str) -> str:
+        p = PAPER_TABLE_I.get(key)
+        return f"{p['psnr']:.2f} / {p['ms-ssim']:.2f}" if p else "n/a"
+
+    keys = sorted(set(t1["key"]) | set(t1c["key"]), key=lambda k: (_family(k) != "mse", k.split("-")[0] != "baseline",
+                                                                    k))
+    lines = ["| model | vs pretrained: PSNR | MS-SSIM (dB) | vs fine-tuned control: PSNR | MS-SSIM (dB) | "
+             "paper (PSNR / MS-SSIM) | BS_JND vs pretrained (images) | vs control | paper |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for k in keys:
+        own = DEFAULT_METRIC[_family(k)]
+        paper_ii = PAPER_TABLE_II.get(k)
+        lines.append(" | ".join([
+            f"| {k}", cell(t1, k, "bd_metric", "PSNR"), cell(t1, k, "bd_metric", "MS-SSIM (dB)"),
+            cell(t1c, k, "bd_metric", "PSNR"), cell(t1c, k, "bd_metric", "MS-SSIM (dB)"), paper_i(k),
+            cell(t2, k, "metric", own, True), cell(t2c, k, "metric", own, True),
+            f"{paper_ii:.2f} |" if paper_ii is not None else "n/a |"]))
+    return "\n".join(lines) + "\n"

@@ -122,3 +122,21 @@ def test_latex_is_escaped_and_has_a_fallback():
         assert "\\begin{tabular}" in tex
     assert T.describe({"profile": "paper", "labeller": "human (VideoSet JND1)"}).endswith(
         "labeller=human (VideoSet JND1)")
+
+
+def test_results_markdown_summarises_a_published_run(tmp_path):
+    from jndlc_helpers.report.tables import results_markdown, write_table
+
+    for name, rows in (
+        ("table1_bd_rate", [dict(key="fwl-mse", bd_metric="PSNR", ours=-3.5, low=-4.7, high=-2.2)]),
+        ("table1_bd_rate_vs_finetuned", [dict(key="fwl-mse", bd_metric="PSNR", ours=-0.09, low=-0.3, high=0.1,
+                                              seeds=3, differs=False)]),
+        ("table2_bs_jnd", [dict(key="fwl-mse", metric="psnr", ours=-3.3, low=-4.8, high=-1.9, n_used=11,
+                                n_images=13)]),
+    ):
+        write_table(pd.DataFrame(rows), tmp_path / name, f"caption of {name}")
+    md = results_markdown(tmp_path)
+    row = [line for line in md.splitlines() if line.startswith("| fwl-mse")][0].split(" | ")
+    assert row[1:4] == ["-3.50 [-4.7, -2.2]", "-", "-0.09 [-0.3, 0.1]"]
+    assert row[5] == "-5.80 / -4.10" and row[6] == "-3.30 [-4.8, -1.9] (11 of 13)" and row[7] == "-"
+    assert row[8] == "-9.25 |"

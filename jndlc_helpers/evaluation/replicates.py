@@ -155,8 +155,9 @@ def bd_rate_table_replicated(rd: pd.DataFrame, proposed: Iterable[str], anchors:
 def noise_floor(rd: pd.DataFrame, control: str, families: Iterable[str],
                 metrics: Iterable[str] | None = None) -> dict[str, Any]:
     """The control's seed-to-seed spread: per family and metric, the BD-rate (PCHIP,
-    image-average curves) of every control seed against every other one, and the
-    largest of them in absolute value."""
+    image-average curves) of every control seed against every other one, the largest of
+    them in absolute value, and the seed-to-seed SD they imply (a pair's difference has
+    twice one seed's variance)."""
     out: dict[str, Any] = {}
     for family in families:
         seeds = sorted(int(s) for s in rd.loc[(rd["method"] == control) & (rd["family"] == family), "seed"].unique())
@@ -167,9 +168,10 @@ def noise_floor(rd: pd.DataFrame, control: str, families: Iterable[str],
                 one = one.assign(method=one["method"].where(one["seed"] != b, "_other"), seed=0)
                 pairs[f"{b} vs {a}"] = bd_rate_replicated(one, "_other", control, family, metric, n_boot=0)["bd_rate"]
             vals = np.array([v for v in pairs.values() if np.isfinite(v)])
-            out[f"{family}/{metric}"] = {"seeds": seeds, "pairs": pairs,
-                                         "max_abs": float(np.abs(vals).max()) if len(vals) else math.nan,
-                                         "sd": float(vals.std(ddof=1) / math.sqrt(2)) if len(vals) > 1 else math.nan}
+            out[f"{family}/{metric}"] = {  # plain JSON: None where there is no value
+                "seeds": seeds, "pairs": {k: v if np.isfinite(v) else None for k, v in pairs.items()},
+                "max_abs": float(np.abs(vals).max()) if len(vals) else None,
+                "sd": float(vals.std(ddof=1) / math.sqrt(2)) if len(vals) > 1 else None}
     return out
 
 

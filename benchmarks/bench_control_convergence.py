@@ -29,7 +29,7 @@ from common import RESULTS, write_result
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_control_shift import evaluate_models, headline  # noqa: E402
+from bench_control_shift import evaluate_models, headline, pretrained_baseline  # noqa: E402
 
 from jndlc_helpers import pipeline, reproduce  # noqa: E402
 from jndlc_helpers.codec import grid, train  # noqa: E402
@@ -110,11 +110,7 @@ def main() -> None:
 
     params = reproduce.resolve_params("quick")
     runs = ROOT / args.runs
-    kw = grid.profile_kwargs(params)
-    kw["init"] = pipeline.ensure_base_models(params, progress=False)
-    pre = grid.run_grid(runs / "pretrained", [PRETRAINED], params["metrics"], params["qualities"],
-                        progress=False, **kw)
-    pre_rd = evaluate_models(params, pre, PRETRAINED, runs / "rd_pretrained.csv")
+    kw, pre_rd = pretrained_baseline(params, runs)
     entries, steps, conv = [], args.start, {}
     while steps <= args.max_budget:
         start = time.perf_counter()

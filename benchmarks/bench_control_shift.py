@@ -43,6 +43,15 @@ def evaluate_models(params: dict, paths: dict, method: str, out_csv: Path) -> pd
     return evaluate.evaluate_all(jobs, refs, out_csv, progress=False, workers=pipeline.parallel_runs(params))
 
 
+def pretrained_baseline(params: dict, runs: Path) -> tuple[dict, pd.DataFrame]:
+    """The profile's training arguments (from its base models) and the base models' RD rows."""
+    kw = grid.profile_kwargs(params)
+    kw["init"] = pipeline.ensure_base_models(params, progress=False)
+    pre = grid.run_grid(runs / "pretrained", [PRETRAINED], params["metrics"], params["qualities"],
+                        progress=False, **kw)
+    return kw, evaluate_models(params, pre, PRETRAINED, runs / "rd_pretrained.csv")
+
+
 def headline(entry: dict) -> str:
     """'mse psnr -3.38% [-4.6, -2.1]; ms-ssim ...': each family in its own metric."""
     return "; ".join(f"{f} {axis} {v['bd_rate']:+.2f}% [{v['low']:+.1f}, {v['high']:+.1f}]"
@@ -60,11 +69,7 @@ def main() -> None:
 
     params = reproduce.resolve_params("quick")
     runs = ROOT / args.runs
-    kw = grid.profile_kwargs(params)
-    kw["init"] = pipeline.ensure_base_models(params, progress=False)
-    pre = grid.run_grid(runs / "pretrained", [PRETRAINED], params["metrics"], params["qualities"],
-                        progress=False, **kw)
-    pre_rd = evaluate_models(params, pre, PRETRAINED, runs / "rd_pretrained.csv")
+    kw, pre_rd = pretrained_baseline(params, runs)
     entries = []
     for lr in args.lrs:
         for steps in sorted(args.budgets):

@@ -68,6 +68,9 @@ BUDGET_KEYS = ("epochs", "max_steps")
 PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in both architectures
 
 Callback = Callable[[int, nn.Module, dict], None]
+# What the command line reports as one line: bad parameters, files or folders, a run
+# folder holding another run, a diverged run (its message names run and step).
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, FloatingPointError)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -733,7 +736,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jndlc_helpers.codec.train", description=__doc__.split("\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return run_command(args)
+    try:
+        return run_command(args)
+    except USER_ERRORS as e:  # bad input: one line naming it, not a traceback
+        raise SystemExit(f"error: {e}") from None
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -347,3 +347,13 @@ def test_fine_tuning_data_mixes_jnd_pairs_1_to_1_with_the_committed_unlabelled_p
         assert torch.equal(x_o, x_j) == (i >= 3)  # an unlabelled image is its own JND image
     n_train = sum(s.split == "train" for s in embedded.embedded_images())
     assert len(list((REPO / corpus.UNLABELLED_DIR).glob("*.png"))) >= n_train  # enough for the quick set
+
+
+def test_cli_bad_data_root_is_one_line_naming_it(tmp_path, capsys):
+    missing = tmp_path / "MISSING"
+    with pytest.raises(SystemExit) as e:
+        train.main(["run", str(tmp_path / "runs" / "r"), "--loss", "baseline", "--metric", "mse", "--quality", "1",
+                    "--data-root", str(missing), "--max-steps", "1", "--init", "scratch", "--device", "cpu",
+                    "--no-progress"])
+    msg = str(e.value.code)
+    assert msg.startswith("error: ") and str(missing) in msg and "\n" not in msg

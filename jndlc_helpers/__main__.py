@@ -34,7 +34,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def _reproduce(args: argparse.Namespace) -> None:
-    from .reproduce import ChainError, reproduce
+    from .reproduce import ChainError, ParameterError, reproduce
 
     try:
         run_dir = reproduce(
@@ -42,7 +42,7 @@ def _reproduce(args: argparse.Namespace) -> None:
             cell_timeout=args.cell_timeout, progress=not args.no_progress,
             figures_dir=None if args.no_publish else (args.figures_dir or "default"),
         )
-    except (ChainError, KeyError) as e:
+    except (ChainError, KeyError, ParameterError) as e:
         raise SystemExit(f"error: {e.args[0] if e.args else e}") from None
     print(f"run folder: {run_dir}")
 

@@ -39,6 +39,10 @@ class ChainError(RuntimeError):
     """A notebook of the chain failed; the message names the notebook and cell."""
 
 
+class ParameterError(ValueError):
+    """A knob no notebook can use; raised before anything runs, naming the knob."""
+
+
 def project_root() -> Path:
     """The checkout holding ``notebooks/`` (JNDLC_ROOT overrides)."""
     if os.environ.get("JNDLC_ROOT"):
@@ -60,9 +64,27 @@ def resolve_path(value: Any, root: Path | None = None) -> Any:
 def resolve_params(profile: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Profile defaults + overrides, with every path knob absolute. Unknown keys raise."""
     params = config.profile(profile, **(overrides or {}))
+    check_pretrained(params)
     for key in PATH_KNOBS:
         params[key] = resolve_path(params[key])
+    check_pretrained(params)
     return params
+
+
+def check_pretrained(params: dict[str, Any]) -> None:
+    """Refuse a ``pretrained`` that 02 cannot use: it must be "zoo", "scratch", an
+    existing folder of base models or checkpoint file, or a new folder that the
+    profile fills with base models (``pretrain_steps`` set)."""
+    value = params.get("pretrained")
+    if value in ("zoo", "scratch"):
+        return
+    usable = isinstance(value, str) and value.strip().lower() not in ("", "none", "null", "false", "true")
+    if usable and (Path(value).expanduser().exists() or params.get("pretrain_steps")):
+        return
+    why = ("" if not usable else f"; {value} does not exist, and profile {params.get('profile')!r} trains no "
+           "base models into a new folder (pretrain_steps is None)")
+    raise ParameterError(f"pretrained={value!r}: use 'zoo' (CompressAI's weights), 'scratch' (random "
+                         f"initialisation) or an existing folder of base models or checkpoint file{why}")
 
 
 def portable(params: dict[str, Any], run_dir: Path) -> dict[str, Any]:
@@ -124,6 +146,7 @@ def load_run_params(profile: str, run_dir: str | os.PathLike | None, **knobs: An
     changed = {k: resolve_path(v) if k in PATH_KNOBS else v for k, v in overrides.items()}
     changed = {k: v for k, v in changed.items() if params[k] != v}
     params.update(changed)
+    check_pretrained(params)
     params["run_dir"] = str(run_dir)
     if changed or not path.exists():  # later notebooks (and provenance labels) see the same knobs
         write_json(path, portable(params, run_dir))

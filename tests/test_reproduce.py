@@ -179,3 +179,21 @@ def test_changing_knobs_by_hand_marks_the_chain_stale(tmp_path):
     after = json.loads((run_dir / "manifest.json").read_text())
     assert {e["status"] for e in after["notebooks"].values()} == {"stale"}
     assert after["changed_by_hand"] == ["bootstrap"]
+
+
+@pytest.mark.parametrize("value", ["none", None, "no/such/folder"])
+def test_an_unusable_pretrained_is_refused_before_anything_runs(tmp_path, value, capsys):
+    from jndlc_helpers import __main__ as cli
+
+    with pytest.raises(ValueError, match="pretrained="):
+        R.reproduce("paper", run_dir=tmp_path / "run", overrides={"pretrained": value, "data_root": str(tmp_path)})
+    with pytest.raises(SystemExit, match="pretrained=.*'zoo'.*'scratch'"):
+        cli.main(["reproduce", "--profile", "paper", "--run-dir", str(tmp_path / "run"), "-p", f"pretrained={value}"])
+    assert not (tmp_path / "run").exists()
+
+
+def test_usable_pretrained_values_pass(tmp_path):
+    (tmp_path / "base").mkdir()
+    for profile, value in (("paper", "zoo"), ("paper", "scratch"), ("paper", str(tmp_path / "base")),
+                           ("quick", str(tmp_path / "to-train"))):  # quick trains base models into a new folder
+        assert R.resolve_params(profile, {"pretrained": value})["pretrained"] == value

@@ -294,7 +294,9 @@ def _resume(run: Run, cfg: dict[str, Any], digest: str) -> None:
     """Continue from the run's checkpoint, if any: weights, optimisers, scheduler, step, RNG."""
     ckpt_path = run.dir / CHECKPOINT_NAME
     if ckpt_path.is_file():
-        ckpt = load_checkpoint_dict(ckpt_path, map_location=run.dev)
+        # On the CPU: the optimisers move their state to the weights' device themselves, and
+        # the RNG states must stay CPU tensors (numpy's is read back through .numpy()).
+        ckpt = load_checkpoint_dict(ckpt_path, map_location="cpu")
         if ckpt["meta"].get("config_digest") != digest:
             raise RunConfigError(f"{ckpt_path}: a checkpoint of another config ({_diff(run.dir, cfg)}); "
                                  "use another run folder or overwrite=True")

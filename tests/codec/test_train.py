@@ -357,3 +357,28 @@ def test_cli_bad_data_root_is_one_line_naming_it(tmp_path, capsys):
                     "--no-progress"])
     msg = str(e.value.code)
     assert msg.startswith("error: ") and str(missing) in msg and "\n" not in msg
+
+
+def test_resume_on_a_run_whose_device_is_not_the_cpu_is_exact(tmp_path, monkeypatch):
+    """As on a GPU: the run's device is not where the checkpoint's RNG states can live
+    (simulated with the meta device while the checkpoint is read back)."""
+    cfg = dict(loss="baseline", metric="mse", quality=2, max_steps=4, checkpoint_every=2, **TINY)
+    whole = train.train_run(tmp_path / "whole", dataset=smooth_pairs(), **cfg)
+
+    def kill_after_step_3(step, model, record):
+        if step == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train.train_run(tmp_path / "killed", dataset=smooth_pairs(), callback=kill_after_step_3, **cfg)
+    resume = train._resume
+
+    def on_another_device(run, cfg_, digest):
+        run.dev = torch.device("meta")
+        resume(run, cfg_, digest)
+        run.dev = torch.device("cpu")
+
+    monkeypatch.setattr(train, "_resume", on_another_device)
+    resumed = train.train_run(tmp_path / "killed", dataset=smooth_pairs(), **cfg)
+    a, b = weights(whole), weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -306,7 +306,7 @@ def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
                                jod=params["jod"], progress=progress,
                                json_dir=run_path(params, "results", "json"), provenance=prov(params),
                                recon_dir=lambda job: recon_path(params, job),
-                               workers=parallel_runs(params))
+                               workers=parallel.eval_workers(params.get("parallel_runs")))
     jq = metrics.jnd_quality_table(pairs_, jod=params["jod"], display=evaluate.JOD_DISPLAY)
     jq.to_csv(run_path(params, "results", "jnd_quality.csv"), index=False)
     return rd

@@ -748,16 +748,20 @@ def run_command(args: argparse.Namespace) -> int:
     from .grid import export_pretrained, pretrain, run_grid
 
     kw = kwargs_from_args(args)
+    main_rank = distributed.env_rank() == 0  # under torchrun, one process prints
     if args.train_command == "run":
         for k in ("lmbda", "overwrite"):
             if getattr(args, k) is not None:
                 kw[k] = getattr(args, k)
-        print(train_run(args.run_dir, loss=args.loss, metric=args.metric, quality=args.quality, **kw))
+        path = train_run(args.run_dir, loss=args.loss, metric=args.metric, quality=args.quality, **kw)
+        if main_rank:
+            print(path)
     elif args.train_command == "grid":
         workers = parallel.auto_workers(args.parallel_runs, kw.get("device", "auto"))
         for name, path in run_grid(args.runs_dir, args.losses, args.metrics, args.qualities, workers=workers,
                                    **kw).items():
-            print(f"{name}\t{path}")
+            if main_rank:
+                print(f"{name}\t{path}")
     elif args.train_command == "pretrain":
         kw.pop("init", None)
         for name, path in pretrain(args.out_dir, args.metrics, args.qualities, **kw).items():

@@ -290,7 +290,8 @@ def test_ddp_two_processes_on_gloo(tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT.format(tests=str(Path(__file__).parent))))
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          str(script), str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=180)
+                          str(script), str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=180,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
     assert res.returncode == 0, res.stderr[-3000:]
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert all(torch.equal(r0[k], r1[k]) for k in r0)  # the two replicas stayed identical

@@ -2,7 +2,7 @@
 
 ``train_run`` fine-tunes (or trains) one CompressAI model with one loss, and reads top
 to bottom: config -> run folder -> devices -> data, model, loss, optimisers (``_build``)
--> resume (``_resume``) -> the loop (``_loop``: ``_loader``, ``_step``, ``_log``,
+-> resume (``_resume``) -> the loop (``_loop``: ``_make_loader``, ``_batches``, ``_step``, ``_log``,
 ``_save``) -> final checkpoint; a ``Run`` carries the state between them. Defaults follow the paper and CompressAI's
 ``examples/train.py``: Adam 1e-4 on the network, Adam 1e-3 on the entropy
 bottleneck's ``quantiles`` (the aux loss), gradient clipping at 1.0,
@@ -43,11 +43,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from .. import config as cfgmod
 from .. import parallel
@@ -148,7 +148,8 @@ def train_run(
     lr: float = 1e-4, aux_lr: float = 1e-3, clip_max_norm: float = 1.0,
     lr_schedule: str = "plateau", scheduler_every: int | None = None, seed: int = 0,
     device: str = "auto", amp: bool = False, channels_last: bool = False, compile: bool = False,
-    num_workers: int = 0, checkpoint_every: int = 100, log_every: int = 1,
+    num_workers: int = 0, decode_cache: str | os.PathLike | None = None,
+    checkpoint_every: int = 100, log_every: int = 1,
     progress: bool = True, callback: Callback | None = None, overwrite: bool = False,
 ) -> Path:
     """Train one model with one loss; returns the final checkpoint's path.
@@ -159,6 +160,8 @@ def train_run(
     ``init``: "scratch", "zoo", a base-model directory or a checkpoint file
     (``models.build_model``'s ``pretrained``). ``lmbda`` defaults to the paper's
     lambda for (metric, quality). ``callback(step, model, record)`` runs after each step.
+    ``decode_cache``: a folder where training images are decoded once and read back
+    memory-mapped (large frames: a crop reads its rows, not the whole PNG).
     """
     run_dir, args = Path(run_dir), dict(locals())
     args["lmbda"] = cfgmod.lambda_for(metric, quality) if lmbda is None else float(lmbda)
@@ -255,7 +258,8 @@ def _build(run_dir: Path, a: dict[str, Any], rank: int, world: int, dev: torch.d
     draw from the seeded RNG)."""
     dataset = a["dataset"]
     if dataset is None:
-        dataset = build_dataset(a["data_root"], a["unlabelled_root"], a["patch_size"], a["seed"])
+        dataset = build_dataset(a["data_root"], a["unlabelled_root"], a["patch_size"], a["seed"],
+                                decode_cache=a["decode_cache"])
     if len(dataset) == 0:
         raise ValueError(f"run {run_dir.name}: the training set is empty")
     _check_patch_size(min(dataset[0][0].shape[-2:]), a["metric"], what="training images of ")
@@ -340,9 +344,10 @@ def _loop(run: Run) -> None:
     run.t0 = time.perf_counter()
     try:
         run.model.train()
+        loader = _make_loader(run)
         while run.step < run.total_steps:
             epoch, skip = divmod(run.step, run.steps_per_epoch)
-            for x_o, x_j in _loader(run, epoch, skip):
+            for x_o, x_j in _batches(run, loader, epoch, skip):
                 out, aux_loss, loss_value = _step(run, x_o, x_j)
                 record = {"step": run.step, "loss": loss_value}
                 if run.step % a["log_every"] == 0 or run.step == run.total_steps:
@@ -361,17 +366,48 @@ def _loop(run: Run) -> None:
             log.close()
 
 
-def _loader(run: Run, epoch: int, skip_batches: int) -> DataLoader:
-    """The batches of ``epoch`` for this process, less the first ``skip_batches``."""
-    seed = run.args["seed"]
-    sampler = DistributedSampler(run.dataset, num_replicas=run.world, rank=run.rank, shuffle=True, seed=seed)
-    sampler.set_epoch(epoch)
-    indices = list(sampler)[skip_batches * run.local_batch:]
-    return DataLoader(run.dataset, batch_size=run.local_batch, sampler=indices, drop_last=run.drop_last,
-                      num_workers=run.args["num_workers"], pin_memory=run.dev.type == "cuda",
+class EpochSampler(Sampler[int]):
+    """This process's share of an epoch, in DistributedSampler's seeded order, from a
+    given batch on: one sampler (and one DataLoader, whose workers persist) per run."""
+
+    def __init__(self, dataset: Dataset, world: int, rank: int, seed: int, local_batch: int):
+        self.order = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        self.local_batch, self.epoch, self.skip = local_batch, 0, 0
+
+    def start(self, epoch: int, skip_batches: int) -> None:
+        self.epoch, self.skip = epoch, skip_batches
+
+    def __iter__(self) -> Iterator[int]:
+        self.order.set_epoch(self.epoch)
+        return iter(list(self.order)[self.skip * self.local_batch:])
+
+    def __len__(self) -> int:
+        return max(0, len(self.order) - self.skip * self.local_batch)
+
+
+def loader_seed(seed: int, epoch: int, rank: int) -> int:
+    """The seed of a process's loader generator at ``epoch``: its workers' RNG (random
+    crops and flips) derives from it, so every rank gets its own."""
+    return seed * 1_000_003 + epoch + rank * 2_000_000_011
+
+
+def _make_loader(run: Run) -> DataLoader:
+    """The run's DataLoader: built once, its workers (and their decoded-image caches)
+    kept from epoch to epoch; ``_batches`` picks the epoch."""
+    workers = run.args["num_workers"]
+    sampler = EpochSampler(run.dataset, run.world, run.rank, run.args["seed"], run.local_batch)
+    return DataLoader(run.dataset, batch_size=run.local_batch, sampler=sampler, drop_last=run.drop_last,
+                      num_workers=workers, persistent_workers=workers > 0, pin_memory=run.dev.type == "cuda",
                       worker_init_fn=_seed_worker,
                       # a private generator: loaders never draw from the global RNG
-                      generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+                      generator=torch.Generator())
+
+
+def _batches(run: Run, loader: DataLoader, epoch: int, skip_batches: int) -> Iterator[Any]:
+    """The batches of ``epoch`` for this process, less the first ``skip_batches``."""
+    loader.sampler.start(epoch, skip_batches)
+    loader.generator.manual_seed(loader_seed(run.args["seed"], epoch, run.rank))
+    return iter(loader)
 
 
 def _step(run: Run, x_o: torch.Tensor, x_j: torch.Tensor) -> tuple[dict[str, Any], torch.Tensor, float]:
@@ -474,7 +510,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps:
 
 
 def build_dataset(data_root: str | os.PathLike | None, unlabelled_root: str | os.PathLike | None,
-                  patch_size: int, seed: int = 0) -> Dataset:
+                  patch_size: int, seed: int = 0, decode_cache: str | os.PathLike | None = None) -> Dataset:
     """The paper's training set: JND pairs of ``data_root/train``, mixed 1:1 with
     unlabelled images (x_j = x_o) when ``unlabelled_root`` is given (Sec. 2.4); the
     unlabelled images alone when ``data_root`` is None (base-model pretraining)."""
@@ -482,10 +518,11 @@ def build_dataset(data_root: str | os.PathLike | None, unlabelled_root: str | os
 
     # seed=None: crops draw from torch's global RNG, which checkpoints save and restore
     unlabelled = None if unlabelled_root is None else pairs.UnlabelledDataset(
-        unlabelled_root, patch_size, random_crop=True, flip=True)
+        unlabelled_root, patch_size, random_crop=True, flip=True, decode_cache=decode_cache)
     if data_root is None:
         return unlabelled
-    labelled = pairs.JNDPairDataset(data_root, split="train", patch_size=patch_size, random_crop=True, flip=True)
+    labelled = pairs.JNDPairDataset(data_root, split="train", patch_size=patch_size, random_crop=True, flip=True,
+                                    decode_cache=decode_cache)
     if unlabelled is None:
         return labelled
     return pairs.mixed_dataset(labelled, unlabelled, seed=seed)
@@ -686,6 +723,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--channels-last", action="store_true", default=None)
         p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
         p.add_argument("--num-workers", type=int)
+        p.add_argument("--decode-cache", help="a folder where training images are decoded once (memory-mapped .npy)")
         p.add_argument("--checkpoint-every", type=int)
         p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
@@ -722,7 +760,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 _COMMON = ("data_root", "unlabelled_root", "architecture", "N", "M", "init", "features", "feature_weights",
            "fwl_weight", "epochs", "max_steps", "batch_size", "patch_size", "lr", "aux_lr", "clip_max_norm",
-           "seed", "device", "amp", "channels_last", "compile", "num_workers", "checkpoint_every", "progress")
+           "seed", "device", "amp", "channels_last", "compile", "num_workers", "decode_cache", "checkpoint_every",
+           "progress")
 
 
 def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:

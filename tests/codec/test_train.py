@@ -245,8 +245,9 @@ def test_cli_run_on_a_folder(tmp_path, capsys):
     root = write_pair_folder(tmp_path / "data")
     rc = train.main(["run", str(tmp_path / "runs" / "pwl-mse-q1"), "--loss", "pwl", "--metric", "mse",
                      "--quality", "1", "--data-root", str(root), "--N", "8", "--M", "12", "--max-steps", "2",
-                     "--batch-size", "2", "--patch-size", "64", "--device", "cpu", "--no-progress"])
-    assert rc == 0
+                     "--batch-size", "2", "--patch-size", "64", "--device", "cpu", "--no-progress",
+                     "--decode-cache", str(tmp_path / "decoded")])
+    assert rc == 0 and len(list((tmp_path / "decoded").glob("*.npy"))) == 8  # 4 pairs, decoded once
     ckpt = Path(capsys.readouterr().out.strip().splitlines()[-1])
     meta = load_checkpoint_dict(ckpt)["meta"]
     assert meta["loss"] == "pwl" and meta["patch_size"] == 64
@@ -261,7 +262,7 @@ def test_cli_grid_trains_runs_side_by_side(tmp_path, monkeypatch, capsys):
     args = ["grid", str(tmp_path), "--losses", "baseline", "--metrics", "mse", "--qualities", "1", "--device", "cpu"]
     assert train.main(args + ["--parallel-runs", "3"]) == 0 and train.main(args) == 0
     assert seen == [3, os.cpu_count() or 1]  # default: one per core on a CPU
-    with pytest.raises(ValueError, match="parallel_runs"):
+    with pytest.raises(SystemExit, match="error: parallel_runs"):
         train.main(args + ["--parallel-runs", "0"])
 
 
@@ -383,3 +384,38 @@ def test_resume_on_a_run_whose_device_is_not_the_cpu_is_exact(tmp_path, monkeypa
     resumed = train.train_run(tmp_path / "killed", dataset=smooth_pairs(), **cfg)
     a, b = weights(whole), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class _WhoLoads(torch.utils.data.Dataset):
+    """Items say which worker process loaded them and with what torch seed."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int):
+        return torch.tensor([os.getpid(), torch.initial_seed() % 2**31, i])
+
+
+def _loader_run(rank: int, world: int = 2, workers: int = 1):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(dataset=_WhoLoads(), world=world, rank=rank, local_batch=2, drop_last=True,
+                           dev=torch.device("cpu"), args={"seed": 0, "num_workers": workers})
+
+
+def test_each_rank_draws_its_own_crops_and_workers_persist_over_epochs():
+    seen = {}
+    for rank in (0, 1):
+        run = _loader_run(rank)
+        loader = train._make_loader(run)
+        seen[rank] = [torch.cat(list(train._batches(run, loader, epoch, 0))) for epoch in (0, 1)]
+    pid, worker_seed = {r: {int(v) for e in seen[r] for v in e[:, 0]} for r in seen}, \
+        {r: {int(v) for v in seen[r][0][:, 1]} for r in seen}
+    assert worker_seed[0].isdisjoint(worker_seed[1])  # the ranks' workers are seeded apart
+    assert len(pid[0]) == 1 and len(pid[1]) == 1  # one worker process for both epochs: its cache stays
+    idx = {r: [set(e[:, 2].tolist()) for e in seen[r]] for r in seen}
+    assert idx[0][0].isdisjoint(idx[1][0]) and len(idx[0][0] | idx[1][0]) == 8  # the data split over ranks
+    run = _loader_run(0, world=1, workers=0)
+    loader = train._make_loader(run)
+    assert [int(v) for v in torch.cat(list(train._batches(run, loader, 0, 3)))[:, 2]] == \
+        [int(v) for v in torch.cat(list(train._batches(run, loader, 0, 0)))[6:, 2]]  # a resume skips batches

@@ -285,7 +285,7 @@ def _build(run_dir: Path, a: dict[str, Any], rank: int, world: int, dev: torch.d
                                          if fwl else None, fwl_weight=a["fwl_weight"])
     model, criterion = model.to(dev), criterion.to(dev)
     if a["amp"]:
-        models.entropy_models_in_fp32(model)  # likelihoods and the rate term stay float32
+        models.amp_in_fp32(model)  # latents, means, scales, likelihoods and the rate stay float32
     model = model.to(memory_format=torch.channels_last if a["channels_last"] else torch.contiguous_format)
     optimizer, aux_optimizer = configure_optimizers(model, a["lr"], a["aux_lr"])
     return Run(dir=run_dir, args=a, rank=rank, world=world, dev=dev, dataset=dataset, local_batch=local_batch,
@@ -719,7 +719,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--seed", type=int)
         p.add_argument("--device")
         p.add_argument("--amp", action="store_true", default=None,
-                       help="bfloat16 autocast of the transforms (entropy models stay float32)")
+                       help="bfloat16 autocast of the transforms (latents and entropy models stay float32)")
         p.add_argument("--channels-last", action="store_true", default=None)
         p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
         p.add_argument("--num-workers", type=int)

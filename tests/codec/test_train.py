@@ -419,3 +419,24 @@ def test_each_rank_draws_its_own_crops_and_workers_persist_over_epochs():
     loader = train._make_loader(run)
     assert [int(v) for v in torch.cat(list(train._batches(run, loader, 0, 3)))[:, 2]] == \
         [int(v) for v in torch.cat(list(train._batches(run, loader, 0, 0)))[6:, 2]]  # a resume skips batches
+
+
+def test_bf16_amp_keeps_latents_means_scales_and_context_in_float32(tmp_path):
+    parts = ("g_a", "h_a", "h_s", "context_prediction", "entropy_parameters", "g_s")
+    seen: dict[str, torch.dtype] = {}
+
+    def watch(step, model, record):
+        if step == 1:  # the next step's forward passes are recorded
+            for name in parts:
+                getattr(model, name).register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, o.dtype))
+            model.gaussian_conditional.register_forward_pre_hook(
+                lambda m, args, kwargs: seen.update(y=args[0].dtype, scales=args[1].dtype,
+                                                    means=kwargs["means"].dtype), with_kwargs=True)
+
+    train.train_run(tmp_path / "r", loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(4),
+                    architecture="cheng2020-attn", N=16, init="scratch", max_steps=2, amp=True, batch_size=2,
+                    progress=False, device="cpu", callback=watch)
+    assert seen["g_s"] == torch.bfloat16  # the autocast still runs the transforms' bulk in bf16
+    assert {k: v for k, v in seen.items() if k != "g_s"} == {
+        k: torch.float32 for k in ("g_a", "h_a", "h_s", "context_prediction", "entropy_parameters", "y", "scales",
+                                   "means")}

@@ -399,9 +399,9 @@ def bs_jnd_tables(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
                          n_boot=params["bootstrap"], seed=params["seed"])
         per.append(p)
         summary.append(s)
-        if has_jod(rd):  # ours: each curve read in JOD at the threshold that defines the label
-            p, s = statistic(rd, jq.assign(jod=jod_threshold(params)), proposed, baseline=base,
-                             families=params["metrics"], metric="jod", n_boot=params["bootstrap"],
+        if has_jod(rd):  # ours: each curve read in JOD where the label lies (bsjnd.jod_targets)
+            p, s = statistic(rd, bsjnd.jod_targets(jq, params["labeller"], params["jnd_tau"]), proposed,
+                             baseline=base, families=params["metrics"], metric="jod", n_boot=params["bootstrap"],
                              seed=params["seed"])
             per.append(p)
             summary.append(s)

@@ -15,7 +15,9 @@ saving = (bpp_proposed - bpp_baseline) / bpp_baseline * 100 (negative = fewer bi
 MS-SSIM thresholds are read in dB by default (``ms_ssim_db``): the same threshold,
 so the same images are in range, on a scale where RD curves are closer to linear.
 
-Methods lose different images out of range,
+On the JOD axis (ours), q_J is what defines the label (``jod_targets``): 10 - tau for
+ColorVideoVDP proxy labels, each JND1 image's measured JOD for human labels (VideoSet,
+MCL-JCI, KonJND-1k) and other labellers. Methods lose different images out of range,
 so the summary also gives the mean over the images every method of the comparison
 has a saving for (``mean_common``, ``n_common``): the like-for-like column.
 """
@@ -40,7 +42,24 @@ SUMMARY_COLUMNS = [
     "low", "high", "interval", "n_boot", "n_images", "n_used", "n_out_of_range", "status",
     "mean_common", "n_common",
 ]
+JOD_THRESHOLD_LABELLERS = ("cvvdp",)  # proxy labels defined by a JOD threshold (10 - tau)
 
+
+def jod_rule(labeller: str) -> str:
+    """How BS_JND in JOD finds an image's q_J: "threshold" (10 - tau: the definition of
+    a ColorVideoVDP proxy label) or "measured" (its JND1 image's JOD: human labels)."""
+    return "threshold" if str(labeller).strip().lower() in JOD_THRESHOLD_LABELLERS else "measured"
+
+
+def jod_targets(jnd: pd.DataFrame, labeller: str, tau: float) -> pd.DataFrame:
+    """The JND quality table with its ``jod`` column as BS_JND in JOD must read it
+    (``jod_rule``): 10 - tau for every image, or each image's measured JND1 JOD."""
+    if jod_rule(labeller) == "threshold":
+        return jnd.assign(jod=10.0 - float(tau))
+    if "jod" not in jnd or not jnd["jod"].notna().any():
+        raise ValueError(f"labeller={labeller!r}: BS_JND in JOD reads each image's measured JND1 JOD, and the JND "
+                         "quality table has none (evaluate with jod=True)")
+    return jnd.copy()
 
 
 def monotone_curve(bpp: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

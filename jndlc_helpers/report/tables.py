@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.bdrate import CUBIC_TOLERANCE, INTERVAL_BOOTSTRAP, MIN_IMAGES_FOR_INTERVAL, MIN_OVERLAP
-from ..evaluation.bsjnd import DEFAULT_METRIC
+from ..evaluation.bsjnd import DEFAULT_METRIC, jod_rule
 from ..codec.features import feature_label
 from ..config import PAPER_TABLE_I, PAPER_TABLE_II, provenance_label
 from ..files import write_text
@@ -198,7 +198,10 @@ def jod_text(provenance: Mapping[str, Any]) -> str:
     if not display:
         return ""
     at = provenance.get("jod_threshold")
-    where = f"; BS_JND in JOD reads each curve at JOD = {at:g} (10 - tau, the label's threshold)" if at else ""
+    if jod_rule(str(provenance.get("labeller", ""))) == "measured":
+        where = "; BS_JND in JOD reads each curve at the JOD of that image's JND1 image"
+    else:
+        where = f"; BS_JND in JOD reads each curve at JOD = {at:g} (10 - tau, the label's threshold)" if at else ""
     return f" JOD rows (ours, not the paper's): ColorVideoVDP, display model '{display}'{where}."
 
 

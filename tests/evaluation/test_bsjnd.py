@@ -111,3 +111,16 @@ def test_common_image_column_compares_methods_on_the_same_images():
     assert s.loc["fwl-mse", "mean_common"] == pytest.approx(np.mean([-60.0, -20.0]))
     assert S.common_images(per) == {("mse", "baseline", "psnr", "pchip"): {"a", "b"}}
 
+
+def test_jod_targets_threshold_for_proxy_labels_measured_jod_for_human_labels():
+    df, jnd = curves()
+    jnd = jnd.assign(jod=[8.2, 8.9, 9.4, 7.7])
+    assert S.jod_targets(jnd, "cvvdp", 1.0)["jod"].tolist() == [9.0] * 4  # the proxy label's definition
+    for labeller in ("human (VideoSet JND1)", "namm"):
+        assert S.jod_targets(jnd, labeller, 1.0)["jod"].tolist() == [8.2, 8.9, 9.4, 7.7]
+    with pytest.raises(ValueError, match="measured JND1 JOD"):
+        S.jod_targets(jnd.drop(columns="jod"), "human (VideoSet JND1)", 1.0)
+    jod_df = df.assign(jod=df["psnr"] / 4)  # JOD curves 7.5 .. 9
+    per, _ = S.bsjnd(jod_df, S.jod_targets(jnd, "human (VideoSet JND1)", 1.0), ["iwl"], families=["mse"],
+                     metric="jod")
+    assert per.set_index("image")["q_jnd"].tolist() == [8.2, 8.9, 9.4, 7.7]

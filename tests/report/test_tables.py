@@ -142,7 +142,7 @@ def test_results_markdown_summarises_a_published_run(tmp_path):
     assert row[8] == "-9.25 |"
 
 
-def test_table_ii_has_the_common_image_column():
+def test_table_ii_has_the_common_image_column_and_names_the_jod_target():
     from jndlc_helpers.evaluation import bsjnd
 
     summary = pd.DataFrame([
@@ -152,3 +152,6 @@ def test_table_ii_has_the_common_image_column():
          "status": "", "mean_common": -18.0, "n_common": 2}], columns=bsjnd.SUMMARY_COLUMNS)
     t = T.table_ii(summary, "baseline-pretrained").set_index("key")
     assert (t.loc["iwl-mse", "common"], t.loc["iwl-mse", "n_common"]) == (-18.0, 2)
+    human = {"labeller": "human (VideoSet JND1)", "jod_display": "standard_fhd", "jod_threshold": 9.0}
+    assert "JOD of that image's JND1 image" in T.jod_text(human)
+    assert "JOD = 9 (10 - tau" in T.jod_text({**human, "labeller": "cvvdp"})

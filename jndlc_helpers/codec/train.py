@@ -59,6 +59,7 @@ from ..files import params_digest, portable_path, read_json, write_json, write_t
 
 CONFIG_NAME = "config.json"
 LOG_NAME = "log.jsonl"
+TENSORBOARD_DIR = "tensorboard"
 DONE_NAME = "done.json"
 MIN_SCHEDULER_STEPS = 100
 LR_SCHEDULES = ("plateau", "cosine")
@@ -70,7 +71,7 @@ PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in both architectures
 Callback = Callable[[int, nn.Module, dict], None]
 # What the command line reports as one line: bad parameters, files or folders, a run
 # folder holding another run, a diverged run (its message names run and step).
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, FloatingPointError)
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, FloatingPointError, ModuleNotFoundError)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -149,7 +150,7 @@ def train_run(
     lr_schedule: str = "plateau", scheduler_every: int | None = None, seed: int = 0,
     device: str = "auto", amp: bool = False, channels_last: bool = False, compile: bool = False,
     num_workers: int = 0, decode_cache: str | os.PathLike | None = None,
-    checkpoint_every: int = 100, log_every: int = 1,
+    checkpoint_every: int = 100, log_every: int = 1, tensorboard: bool = False,
     progress: bool = True, callback: Callback | None = None, overwrite: bool = False,
 ) -> Path:
     """Train one model with one loss; returns the final checkpoint's path.
@@ -162,6 +163,8 @@ def train_run(
     lambda for (metric, quality). ``callback(step, model, record)`` runs after each step.
     ``decode_cache``: a folder where training images are decoded once and read back
     memory-mapped (large frames: a crop reads its rows, not the whole PNG).
+    ``tensorboard``: also write each logged record as TensorBoard scalars under
+    ``<run_dir>/tensorboard/`` (needs the optional ``tensorboard`` package).
     """
     run_dir, args = Path(run_dir), dict(locals())
     args["lmbda"] = cfgmod.lambda_for(metric, quality) if lmbda is None else float(lmbda)
@@ -339,6 +342,7 @@ def _run_meta(run: Run, cfg: dict[str, Any], digest: str) -> dict[str, Any]:
 def _loop(run: Run) -> None:
     """Step through the batches until the budget is spent; log, checkpoint, call back."""
     a = run.args
+    board = _tensorboard_writer(run.dir / TENSORBOARD_DIR) if a["tensorboard"] and run.is_main else None
     bar = progress_bar(run.total_steps, run.step, run.dir.name, enabled=a["progress"] and run.is_main)
     log = open(run.dir / LOG_NAME, "a") if run.is_main else None
     run.t0 = time.perf_counter()
@@ -352,7 +356,7 @@ def _loop(run: Run) -> None:
                 record = {"step": run.step, "loss": loss_value}
                 if run.step % a["log_every"] == 0 or run.step == run.total_steps:
                     record = _log(run, log, bar, _record(run.step, epoch, out, aux_loss, loss_value,
-                                                         run.optimizer, run.seconds()))
+                                                         run.optimizer, run.seconds()), board)
                 bar.update(1)
                 if run.step % a["checkpoint_every"] == 0 and run.step < run.total_steps:
                     _save(run, final=False)
@@ -364,6 +368,8 @@ def _loop(run: Run) -> None:
         bar.close()
         if log is not None:
             log.close()
+        if board is not None:
+            board.close()
 
 
 class EpochSampler(Sampler[int]):
@@ -448,12 +454,18 @@ def _schedule(run: Run, loss_value: float) -> None:
         run.interval_sum, run.interval_n = 0.0, 0
 
 
-def _log(run: Run, log: IO[str] | None, bar: Any, record: dict[str, Any]) -> dict[str, Any]:
-    """Append ``record`` to log.jsonl (rank 0) and show it on the progress bar."""
+def _log(run: Run, log: IO[str] | None, bar: Any, record: dict[str, Any], board: Any = None) -> dict[str, Any]:
+    """Append ``record`` to log.jsonl (rank 0), to TensorBoard (``board``), and show it
+    on the progress bar."""
     run.last_record = record
     if log is not None:
         log.write(json.dumps(record) + "\n")
         log.flush()
+    if board is not None:
+        for key, value in record.items():
+            if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
+                board.add_scalar(f"train/{key}", value, record["step"])
+        board.flush()
     bar.set_postfix(loss=f"{record['loss']:.4g}", bpp=f"{record['bpp_loss']:.3f}", refresh=False)
     return record
 
@@ -644,6 +656,16 @@ def _record(step: int, epoch: int, out: dict[str, torch.Tensor], aux_loss: torch
     return rec
 
 
+def _tensorboard_writer(folder: Path) -> Any:
+    """A TensorBoard SummaryWriter on ``folder``; a clear error without the package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:
+        raise ModuleNotFoundError(f"tensorboard=True needs the tensorboard package ({e}): "
+                                  "pip install 'jndlc[tensorboard]' (or pip install tensorboard)") from None
+    return SummaryWriter(log_dir=str(folder))
+
+
 def _float32(out_net: dict[str, Any]) -> dict[str, Any]:
     return {"x_hat": out_net["x_hat"].float(),
             "likelihoods": {k: v.float() for k, v in out_net["likelihoods"].items()}}
@@ -725,6 +747,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--num-workers", type=int)
         p.add_argument("--decode-cache", help="a folder where training images are decoded once (memory-mapped .npy)")
         p.add_argument("--checkpoint-every", type=int)
+        p.add_argument("--tensorboard", action="store_true", default=None,
+                       help="also write TensorBoard scalars to RUN/tensorboard/ (pip install tensorboard)")
         p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
     p = sub.add_parser("run", help="train one run")
@@ -761,7 +785,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 _COMMON = ("data_root", "unlabelled_root", "architecture", "N", "M", "init", "features", "feature_weights",
            "fwl_weight", "epochs", "max_steps", "batch_size", "patch_size", "lr", "aux_lr", "clip_max_norm",
            "seed", "device", "amp", "channels_last", "compile", "num_workers", "decode_cache", "checkpoint_every",
-           "progress")
+           "tensorboard", "progress")
 
 
 def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:

@@ -440,3 +440,41 @@ def test_bf16_amp_keeps_latents_means_scales_and_context_in_float32(tmp_path):
     assert {k: v for k, v in seen.items() if k != "g_s"} == {
         k: torch.float32 for k in ("g_a", "h_a", "h_s", "context_prediction", "entropy_parameters", "y", "scales",
                                    "means")}
+
+
+def test_tensorboard_scalars_beside_the_log(tmp_path, monkeypatch):
+    written: list[tuple[str, float, int]] = []
+
+    class Board:
+        def __init__(self, folder):
+            self.folder = folder
+
+        def add_scalar(self, tag, value, step):
+            written.append((tag, value, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            written.append(("closed", 0.0, 0))
+
+    monkeypatch.setattr(train, "_tensorboard_writer", Board)
+    run = tmp_path / "r"
+    train.train_run(run, loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(4), max_steps=3,
+                    tensorboard=True, **TINY)
+    log = log_lines(run)
+    assert [(t, v, s) for t, v, s in written if t == "train/loss"] == [("train/loss", r["loss"], r["step"])
+                                                                        for r in log]
+    assert {"train/bpp_loss", "train/mse_loss", "train/lr", "train/aux_loss"} <= {t for t, _, _ in written}
+    assert written[-1][0] == "closed"
+
+
+def test_tensorboard_without_the_package_says_how_to_get_it(tmp_path):
+    try:
+        import tensorboard  # noqa: F401
+        pytest.skip("tensorboard is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'jndlc\[tensorboard\]'"):
+        train.train_run(tmp_path / "r", loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(4),
+                        max_steps=1, tensorboard=True, **TINY)

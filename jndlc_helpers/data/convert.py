@@ -39,7 +39,9 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".y4m", ".264", ".h264", ".yuv
 # every 30th frame (0, 30, 60, ...): about one a second, 4-5 per 5-second clip, ~3,500
 # training frames over VideoSet's 220 sources x 4 resolutions at 80% -- about as many as
 # the JPEG-AI images they are mixed 1:1 with -- where frame 0 alone gave ~700 (22 steps
-# of batch 16 per epoch after the 1:1 mix). Neighbouring frames differ little.
+# of batch 16 per epoch after the 1:1 mix). Neighbouring frames differ little. Test
+# clips give their first frame only (``test_frames``): the frames of a clip share one
+# label, and each test frame is coded by every model with an autoregressive decoder.
 FRAME_STRIDE = 30
 RESOLUTIONS = {"1080p": (1920, 1080), "720p": (1280, 720), "540p": (960, 540), "360p": (640, 360)}
 X264_SETTING: dict[str, Any] = {
@@ -362,7 +364,7 @@ def videoset_stem(source: str, resolution: str | None, frame: int) -> str:
 
 def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike,
                      out_root: str | os.PathLike, frames: Sequence[int] | None = None, split: Any = None, *,
-                     frame_stride: int = FRAME_STRIDE,
+                     frame_stride: int = FRAME_STRIDE, test_frames: Sequence[int] | None = (0,),
                      source_column: str = "source", resolution_column: str | None = "resolution",
                      qp_column: str = "qp", test_fraction: float = 0.2, seed: int = 0,
                      preset: str = "medium", ffmpeg: str | None = None, progress: bool = True) -> Path:
@@ -371,7 +373,10 @@ def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike
     ``labels_csv`` has a source column, an optional resolution column (e.g. 1080p; the
     clip is then ``<source>_<resolution>.<ext>`` or ``<resolution>/<source>.<ext>``)
     and the first-JND QP (0..51). For each row the listed ``frames`` (0-based; by
-    default every ``frame_stride``-th frame of the clip, see ``FRAME_STRIDE``) are
+    default every ``frame_stride``-th frame of the clip, see ``FRAME_STRIDE``, of which
+    test clips keep only ``test_frames``, by default the first: every frame of a clip shares
+    its label, and Cheng2020's autoregressive decoder takes minutes per 1080p frame and
+    model on a CPU core; None keeps them all) are
     taken from the source and from its libx264 encode at constant QP (-qp QP,
     yuv420p), as PNG. Stems look like ``SRC005_1080p_f0001``, so the default split
     keeps every frame and resolution of a source on one side.
@@ -410,6 +415,13 @@ def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike
                            "must stay distinct after replacing '_' by '-'")
     sp = _resolve_split(split, stems, test_fraction, seed, DEFAULT_SOURCE_PATTERN)
     side = {s: k for k in SPLITS for s in sp[k]}
+    if frames is None and test_frames is not None:  # test clips: coding a frame costs minutes per model
+        for lab, s_, r, _ in jobs:
+            if side.get(videoset_stem(s_, r, clip_frames[lab.line][0])) == "test":
+                clip_frames[lab.line] = [f for f in clip_frames[lab.line] if f in set(test_frames)] or \
+                    clip_frames[lab.line][:1]
+        kept = {videoset_stem(s_, r, f) for lab, s_, r, _ in jobs for f in clip_frames[lab.line]}
+        sp = {**sp, "test": [t for t in sp["test"] if t in kept]}
     _prepare_out(out_root)
     rows = []
     for lab, source, resolution, clip in tqdm(jobs, desc="VideoSet", disable=not progress):

@@ -220,4 +220,8 @@ def test_convert_videoset_takes_every_frame_strideth_frame_by_default(tmp_path, 
         assert np.array_equal(load_rgb(out / "train" / sub / "SRC001_1080p_f0002.png"),
                               load_rgb(plain / "train" / sub / "SRC001_1080p_f0002.png"))
     assert read_json(out / "manifest.json")["frames"] == "every 2th frame of each clip (frame_stride)"
+    split = convert_videoset(clips, labels, tmp_path / "split", frame_stride=2, test_fraction=0.5, progress=False)
+    test = [r.stem for r, _ in find_pairs(split / "test")]
+    assert len(test) == 1 and test[0].endswith("_f0000")  # a test clip gives its first frame only
+    assert len([r for r, _ in find_pairs(split / "train")]) == 3 and read_json(split / "split.json")["test"] == test
     assert convert.FRAME_STRIDE == 30 and inspect.signature(convert_videoset).parameters["frames"].default is None

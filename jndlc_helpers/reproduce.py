@@ -260,9 +260,6 @@ def reproduce(
     A failing cell (an exception, a timeout, a dead kernel) stops the chain with a
     ``ChainError`` of one line naming notebook and cell, also kept in ``manifest.json``.
     """
-    import papermill as pm
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
     params = resolve_params(profile, overrides)  # unknown knobs fail before anything runs
     if cell_timeout == "profile":
         cell_timeout = CELL_TIMEOUT.get(profile)
@@ -287,30 +284,10 @@ def reproduce(
         start = time.time()
         source = root / "notebooks" / name
         parameters = {"profile": profile, "run_dir": str(run_dir), "progress": progress}
-        declared = pm.inspect_notebook(str(source))
-        try:
-            pm.execute_notebook(
-                str(source), str(out),
-                parameters={k: v for k, v in parameters.items() if k in declared},
-                kernel_name="python3", cwd=str(root / "notebooks"),
-                execution_timeout=cell_timeout, progress_bar=False,
-                # the notebooks' printed lines (one per finished training run) reach the terminal
-                stdout_file=sys.stdout if progress else None,
-            )
-        except DeadKernelError:
-            _fail(manifest, manifest_path, name, start,
+        error = _execute(source, out, parameters, cell_timeout, progress)
+        if error is not None:
+            _fail(manifest, manifest_path, name, start, f"{name} {error}" if error != "the kernel died" else
                   dead_kernel_message(name, manifest, profile, run_dir, _running_cell(out, source)))
-        except CellTimeoutError:
-            _fail(manifest, manifest_path, name, start,
-                  f"{name} timed out in {_running_cell(out, source)} after {cell_timeout} s (--cell-timeout); "
-                  f"finished training runs and evaluated rows are kept, rerun to resume")
-        except pm.PapermillExecutionError as e:
-            _fail(manifest, manifest_path, name, start,
-                  f"{name} failed in {_cell_of(out, source, e.exec_count)}: {e.ename}: {_one_line(e.evalue)}"
-                  f" (executed notebook: {out})")
-        except Exception as e:  # the kernel would not start, the notebook would not save, ...
-            _fail(manifest, manifest_path, name, start,
-                  f"{name} stopped in {_running_cell(out, source)}: {type(e).__name__}: {_one_line(e)}")
         seconds = time.time() - start
         if html:
             _export_html(out)
@@ -325,6 +302,34 @@ def reproduce(
     if figures_dir is not None:
         publish_figures(run_dir / "figures", Path(figures_dir))
     return run_dir
+
+
+def _execute(source: Path, out: Path, parameters: dict[str, Any], cell_timeout: int | None,
+             progress: bool) -> str | None:
+    """Run one notebook with papermill; None, or why it failed ("failed in cell ...",
+    "timed out in cell ...", "the kernel died"), naming the cell."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    declared = pm.inspect_notebook(str(source))
+    try:
+        pm.execute_notebook(
+            str(source), str(out), parameters={k: v for k, v in parameters.items() if k in declared},
+            kernel_name="python3", cwd=str(source.parent), execution_timeout=cell_timeout, progress_bar=False,
+            # the notebooks' printed lines (one per finished training run) reach the terminal
+            stdout_file=sys.stdout if progress else None,
+        )
+    except DeadKernelError:
+        return "the kernel died"
+    except CellTimeoutError:
+        return (f"timed out in {_running_cell(out, source)} after {cell_timeout} s (--cell-timeout); "
+                "finished training runs and evaluated rows are kept, rerun to resume")
+    except pm.PapermillExecutionError as e:
+        return (f"failed in {_cell_of(out, source, e.exec_count)}: {e.ename}: {_one_line(e.evalue)}"
+                f" (executed notebook: {out})")
+    except Exception as e:  # the kernel would not start, the notebook would not save, ...
+        return f"stopped in {_running_cell(out, source)}: {type(e).__name__}: {_one_line(e)}"
+    return None
 
 
 def _fail(manifest: dict[str, Any], path: Path, name: str, start: float, message: str) -> None:

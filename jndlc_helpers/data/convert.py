@@ -351,6 +351,18 @@ def _count_frames(exe: str, inp: list[str], what: str) -> int:
     return int(counts[-1])
 
 
+def _keep_test_frames(jobs: list, clip_frames: dict[int, list[int]], sp: dict[str, Any], side: dict[str, str],
+                      test_frames: Sequence[int]) -> dict[str, Any]:
+    """Test clips keep only ``test_frames`` (their first frame when none is there):
+    ``clip_frames`` is updated in place; returns the split without the dropped stems."""
+    for lab, source, resolution, _ in jobs:
+        if side.get(videoset_stem(source, resolution, clip_frames[lab.line][0])) == "test":
+            clip_frames[lab.line] = [f for f in clip_frames[lab.line] if f in set(test_frames)] or \
+                clip_frames[lab.line][:1]
+    kept = {videoset_stem(s, r, f) for lab, s, r, _ in jobs for f in clip_frames[lab.line]}
+    return {**sp, "test": [t for t in sp["test"] if t in kept]}
+
+
 def _safe(text: str) -> str:
     # "_" separates source, resolution and frame in a stem; keep it out of the parts.
     return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip("-")
@@ -360,6 +372,39 @@ def videoset_stem(source: str, resolution: str | None, frame: int) -> str:
     """SRC005_1080p_f0001 (or SRC005_f0001 without a resolution)."""
     parts = [_safe(source)] + ([_safe(resolution)] if resolution else []) + [f"f{frame:04d}"]
     return "_".join(parts)
+
+
+def _convert_clip(exe: str, lab: Label, source: str, resolution: str | None, clip: Path, wanted: list[int],
+                  labels_csv: Path, preset: str, out_root: Path, side: dict[str, str]) -> list[dict[str, Any]]:
+    """One clip's ``wanted`` frames and those of its x264 encode at the label's QP, as
+    PNG pairs on their side of the split; returns their labels.csv rows."""
+    rows = []
+    qp = lab.value
+    what = f"{clip} (line {lab.line} of {labels_csv})"
+    inp = _input_args(clip, resolution)
+    refs = _extract_frames(exe, inp, wanted, what)
+    with tempfile.TemporaryDirectory(prefix="jndlc_x264_") as tmp:
+        enc = Path(tmp) / "enc.264"
+        _run([exe, "-hide_banner", "-loglevel", "error", "-y", *inp, "-frames:v", str(max(wanted) + 1),
+              "-an", "-c:v", "libx264", "-preset", preset, "-qp", str(qp), "-pix_fmt", "yuv420p",
+              "-f", "h264", str(enc)], what)
+        jnds = _extract_frames(exe, ["-i", str(enc)], wanted, f"x264 encode of {what}")
+        nbits = enc.stat().st_size * 8
+    for f in wanted:
+        ref, jnd = refs[f], jnds[f]
+        if ref.shape != jnd.shape:
+            raise ConvertError(f"{what}: frame {f} changed size in the encode")
+        stem = videoset_stem(source, resolution, f)
+        base = out_root / side[stem]
+        save_png(base / REF_DIR / f"{stem}.png", ref)
+        save_png(base / JND_DIR / f"{stem}.png", jnd)
+        h, w = ref.shape[:2]
+        rows.append({"image": stem, "split": side[stem], "source": source_of(stem),
+                     "labeller": f"human ({labels_csv.name})", "qf": float("nan"), "qp": qp,
+                     "resolution": resolution or "", "frame": f, "jod": float("nan"),
+                     **pair_quality(ref, jnd), "bpp": nbits / ((max(wanted) + 1) * w * h),
+                     "width": w, "height": h, "params": {"x264_qp": qp, "bpp": "clip average"}})
+    return rows
 
 
 def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike,
@@ -405,10 +450,8 @@ def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike
     if not has_libx264(exe):
         raise FFmpegNotFoundError(f"{exe} has no libx264 encoder: `pip install imageio-ffmpeg` or "
                                   "install an ffmpeg built with libx264")
-    clip_frames = {}  # the frames taken from each clip: the ones asked for, or every frame_stride-th
-    for lab, source, resolution, clip in jobs:
-        inp = _input_args(clip, resolution)
-        clip_frames[lab.line] = frames or list(range(0, _count_frames(exe, inp, f"{clip}"), int(frame_stride)))
+    clip_frames = {lab.line: frames or list(range(0, _count_frames(exe, _input_args(clip, res), f"{clip}"),
+                                                  int(frame_stride))) for lab, _, res, clip in jobs}
     stems = [videoset_stem(s, r, f) for lab, s, r, _ in jobs for f in clip_frames[lab.line]]
     if len(set(stems)) != len(stems):
         raise ConvertError(f"{labels_csv}: two rows give the same frame names; sources and resolutions "
@@ -416,40 +459,12 @@ def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike
     sp = _resolve_split(split, stems, test_fraction, seed, DEFAULT_SOURCE_PATTERN)
     side = {s: k for k in SPLITS for s in sp[k]}
     if frames is None and test_frames is not None:  # test clips: coding a frame costs minutes per model
-        for lab, s_, r, _ in jobs:
-            if side.get(videoset_stem(s_, r, clip_frames[lab.line][0])) == "test":
-                clip_frames[lab.line] = [f for f in clip_frames[lab.line] if f in set(test_frames)] or \
-                    clip_frames[lab.line][:1]
-        kept = {videoset_stem(s_, r, f) for lab, s_, r, _ in jobs for f in clip_frames[lab.line]}
-        sp = {**sp, "test": [t for t in sp["test"] if t in kept]}
+        sp = _keep_test_frames(jobs, clip_frames, sp, side, test_frames)
     _prepare_out(out_root)
     rows = []
     for lab, source, resolution, clip in tqdm(jobs, desc="VideoSet", disable=not progress):
-        qp, wanted = lab.value, clip_frames[lab.line]
-        what = f"{clip} (line {lab.line} of {labels_csv})"
-        inp = _input_args(clip, resolution)
-        refs = _extract_frames(exe, inp, wanted, what)
-        with tempfile.TemporaryDirectory(prefix="jndlc_x264_") as tmp:
-            enc = Path(tmp) / "enc.264"
-            _run([exe, "-hide_banner", "-loglevel", "error", "-y", *inp, "-frames:v", str(max(wanted) + 1),
-                  "-an", "-c:v", "libx264", "-preset", preset, "-qp", str(qp), "-pix_fmt", "yuv420p",
-                  "-f", "h264", str(enc)], what)
-            jnds = _extract_frames(exe, ["-i", str(enc)], wanted, f"x264 encode of {what}")
-            nbits = enc.stat().st_size * 8
-        for f in wanted:
-            ref, jnd = refs[f], jnds[f]
-            if ref.shape != jnd.shape:
-                raise ConvertError(f"{what}: frame {f} changed size in the encode")
-            stem = videoset_stem(source, resolution, f)
-            base = out_root / side[stem]
-            save_png(base / REF_DIR / f"{stem}.png", ref)
-            save_png(base / JND_DIR / f"{stem}.png", jnd)
-            h, w = ref.shape[:2]
-            rows.append({"image": stem, "split": side[stem], "source": source_of(stem),
-                         "labeller": f"human ({labels_csv.name})", "qf": float("nan"), "qp": qp,
-                         "resolution": resolution or "", "frame": f, "jod": float("nan"),
-                         **pair_quality(ref, jnd), "bpp": nbits / ((max(wanted) + 1) * w * h),
-                         "width": w, "height": h, "params": {"x264_qp": qp, "bpp": "clip average"}})
+        rows += _convert_clip(exe, lab, source, resolution, clip, clip_frames[lab.line], labels_csv, preset,
+                              out_root, side)
     save_split(out_root / "split.json", sp)
     write_labels(out_root / "labels.csv", rows, extra=("qp", "resolution", "frame"))
     write_json(out_root / "manifest.json", {

@@ -34,15 +34,15 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def _reproduce(args: argparse.Namespace) -> None:
-    from .reproduce import ChainError, reproduce
+    from .reproduce import ChainError, ParameterError, reproduce
 
     try:
         run_dir = reproduce(
             args.profile, args.run_dir, parse_overrides(args.param), force=args.force,
-            cell_timeout=args.cell_timeout, progress=not args.no_progress,
+            cell_timeout="profile" if args.cell_timeout is None else (args.cell_timeout or None), progress=not args.no_progress,
             figures_dir=None if args.no_publish else (args.figures_dir or "default"),
         )
-    except (ChainError, KeyError) as e:
+    except (ChainError, KeyError, ParameterError) as e:
         raise SystemExit(f"error: {e.args[0] if e.args else e}") from None
     print(f"run folder: {run_dir}")
 
@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile knob (repeatable), e.g. -p max_steps=300")
     p.add_argument("--force", action="store_true", help="redo notebooks already done")
-    p.add_argument("--cell-timeout", type=int, default=3600, help="seconds per cell")
+    p.add_argument("--cell-timeout", type=int, default=None,
+                   help="seconds per cell, 0 for no limit (default: 3600 for smoke and quick, no limit for paper)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--figures-dir", default=None, help="where the figures are copied (default: figures/<profile>/)")
     p.add_argument("--no-publish", action="store_true", help="don't copy the figures anywhere")

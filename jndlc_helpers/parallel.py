@@ -29,6 +29,13 @@ def auto_workers(requested: int | None, device: str = "cpu") -> int:
     return max(1, os.cpu_count() or 1) if str(device) == "cpu" else 1
 
 
+def eval_workers(requested: int | None) -> int:
+    """How many models to evaluate at once: ``requested``, or (None) one per CPU core,
+    GPU or not. Evaluation is CPU work: entropy coding (Cheng2020's autoregressive
+    decoder above all; CompressAI advises the CPU for it), the metrics, ColorVideoVDP."""
+    return auto_workers(requested, "cpu")
+
+
 def imap(fn: Callable[[Any], Any], tasks: Sequence[Any], workers: int = 1,
          threads: int | None = None, ordered: bool = False) -> Iterator[tuple[int, Any]]:
     """``(i, fn(tasks[i]))`` for every task: in this process when ``workers`` <= 1,

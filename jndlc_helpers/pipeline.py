@@ -306,7 +306,7 @@ def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
                                jod=params["jod"], progress=progress,
                                json_dir=run_path(params, "results", "json"), provenance=prov(params),
                                recon_dir=lambda job: recon_path(params, job),
-                               workers=parallel_runs(params))
+                               workers=parallel.eval_workers(params.get("parallel_runs")))
     jq = metrics.jnd_quality_table(pairs_, jod=params["jod"], display=evaluate.JOD_DISPLAY)
     jq.to_csv(run_path(params, "results", "jnd_quality.csv"), index=False)
     return rd
@@ -399,9 +399,9 @@ def bs_jnd_tables(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
                          n_boot=params["bootstrap"], seed=params["seed"])
         per.append(p)
         summary.append(s)
-        if has_jod(rd):  # ours: each curve read in JOD at the threshold that defines the label
-            p, s = statistic(rd, jq.assign(jod=jod_threshold(params)), proposed, baseline=base,
-                             families=params["metrics"], metric="jod", n_boot=params["bootstrap"],
+        if has_jod(rd):  # ours: each curve read in JOD where the label lies (bsjnd.jod_targets)
+            p, s = statistic(rd, bsjnd.jod_targets(jq, params["labeller"], params["jnd_tau"]), proposed,
+                             baseline=base, families=params["metrics"], metric="jod", n_boot=params["bootstrap"],
                              seed=params["seed"])
             per.append(p)
             summary.append(s)

@@ -31,12 +31,19 @@ NOTEBOOKS = (
 )
 # Knobs that name files or folders: made absolute before any notebook sees them.
 PATH_KNOBS = ("data_root", "unlabelled_root", "kodak_root", "pretrained")
+# Seconds a cell may run before the chain stops (None: no limit). The paper profile
+# trains for days in one cell of 02 and evaluates for hours in 03: no limit there.
+CELL_TIMEOUT: dict[str, int | None] = {"smoke": 3600, "quick": 3600, "paper": None}
 PACKAGES = ("torch", "torchvision", "compressai", "pytorch-msssim", "bjontegaard",
             "cvvdp", "numpy", "pandas", "Pillow", "scikit-image", "papermill", "jndlc")
 
 
 class ChainError(RuntimeError):
     """A notebook of the chain failed; the message names the notebook and cell."""
+
+
+class ParameterError(ValueError):
+    """A knob no notebook can use; raised before anything runs, naming the knob."""
 
 
 def project_root() -> Path:
@@ -60,9 +67,27 @@ def resolve_path(value: Any, root: Path | None = None) -> Any:
 def resolve_params(profile: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Profile defaults + overrides, with every path knob absolute. Unknown keys raise."""
     params = config.profile(profile, **(overrides or {}))
+    check_pretrained(params)
     for key in PATH_KNOBS:
         params[key] = resolve_path(params[key])
+    check_pretrained(params)
     return params
+
+
+def check_pretrained(params: dict[str, Any]) -> None:
+    """Refuse a ``pretrained`` that 02 cannot use: it must be "zoo", "scratch", an
+    existing folder of base models or checkpoint file, or a new folder that the
+    profile fills with base models (``pretrain_steps`` set)."""
+    value = params.get("pretrained")
+    if value in ("zoo", "scratch"):
+        return
+    usable = isinstance(value, str) and value.strip().lower() not in ("", "none", "null", "false", "true")
+    if usable and (Path(value).expanduser().exists() or params.get("pretrain_steps")):
+        return
+    why = ("" if not usable else f"; {value} does not exist, and profile {params.get('profile')!r} trains no "
+           "base models into a new folder (pretrain_steps is None)")
+    raise ParameterError(f"pretrained={value!r}: use 'zoo' (CompressAI's weights), 'scratch' (random "
+                         f"initialisation) or an existing folder of base models or checkpoint file{why}")
 
 
 def portable(params: dict[str, Any], run_dir: Path) -> dict[str, Any]:
@@ -124,6 +149,7 @@ def load_run_params(profile: str, run_dir: str | os.PathLike | None, **knobs: An
     changed = {k: resolve_path(v) if k in PATH_KNOBS else v for k, v in overrides.items()}
     changed = {k: v for k, v in changed.items() if params[k] != v}
     params.update(changed)
+    check_pretrained(params)
     params["run_dir"] = str(run_dir)
     if changed or not path.exists():  # later notebooks (and provenance labels) see the same knobs
         write_json(path, portable(params, run_dir))
@@ -220,7 +246,7 @@ def reproduce(
     run_dir: str | os.PathLike | None = None,
     overrides: dict[str, Any] | None = None,
     force: bool = False,
-    cell_timeout: int | None = 3600,
+    cell_timeout: int | None | str = "profile",
     progress: bool = True,
     html: bool = True,
     figures_dir: str | os.PathLike | None = "default",
@@ -230,11 +256,13 @@ def reproduce(
 
     ``figures_dir="default"`` copies the run's figures and tables to
     ``figures/<profile>/``; ``None`` leaves them in the run folder only.
+    ``cell_timeout``: seconds per cell, None for no limit, "profile" for ``CELL_TIMEOUT``.
+    A failing cell (an exception, a timeout, a dead kernel) stops the chain with a
+    ``ChainError`` of one line naming notebook and cell, also kept in ``manifest.json``.
     """
-    import papermill as pm
-    from nbclient.exceptions import DeadKernelError
-
     params = resolve_params(profile, overrides)  # unknown knobs fail before anything runs
+    if cell_timeout == "profile":
+        cell_timeout = CELL_TIMEOUT.get(profile)
     run_dir = Path(run_dir).resolve() if run_dir else default_run_dir(profile)
     root = project_root()
     params["run_dir"] = str(run_dir)
@@ -256,25 +284,10 @@ def reproduce(
         start = time.time()
         source = root / "notebooks" / name
         parameters = {"profile": profile, "run_dir": str(run_dir), "progress": progress}
-        declared = pm.inspect_notebook(str(source))
-        try:
-            pm.execute_notebook(
-                str(source), str(out),
-                parameters={k: v for k, v in parameters.items() if k in declared},
-                kernel_name="python3", cwd=str(root / "notebooks"),
-                execution_timeout=cell_timeout, progress_bar=False,
-                # the notebooks' printed lines (one per finished training run) reach the terminal
-                stdout_file=sys.stdout if progress else None,
-            )
-        except DeadKernelError:
-            manifest["notebooks"][name] = {"status": "failed", "seconds": time.time() - start}
-            write_json(manifest_path, manifest)
-            raise ChainError(dead_kernel_message(name, manifest, profile, run_dir)) from None
-        except pm.PapermillExecutionError as e:
-            manifest["notebooks"][name] = {"status": "failed", "seconds": time.time() - start}
-            write_json(manifest_path, manifest)
-            raise ChainError(f"{name} failed in {_cell_of(out, source, e.exec_count)}: {e.ename}: {e.evalue}"
-                             f" (executed notebook: {out})") from None
+        error = _execute(source, out, parameters, cell_timeout, progress)
+        if error is not None:
+            _fail(manifest, manifest_path, name, start, f"{name} {error}" if error != "the kernel died" else
+                  dead_kernel_message(name, manifest, profile, run_dir, _running_cell(out, source)))
         seconds = time.time() - start
         if html:
             _export_html(out)
@@ -289,6 +302,61 @@ def reproduce(
     if figures_dir is not None:
         publish_figures(run_dir / "figures", Path(figures_dir))
     return run_dir
+
+
+def _execute(source: Path, out: Path, parameters: dict[str, Any], cell_timeout: int | None,
+             progress: bool) -> str | None:
+    """Run one notebook with papermill; None, or why it failed ("failed in cell ...",
+    "timed out in cell ...", "the kernel died"), naming the cell."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    declared = pm.inspect_notebook(str(source))
+    try:
+        pm.execute_notebook(
+            str(source), str(out), parameters={k: v for k, v in parameters.items() if k in declared},
+            kernel_name="python3", cwd=str(source.parent), execution_timeout=cell_timeout, progress_bar=False,
+            # the notebooks' printed lines (one per finished training run) reach the terminal
+            stdout_file=sys.stdout if progress else None,
+        )
+    except DeadKernelError:
+        return "the kernel died"
+    except CellTimeoutError:
+        return (f"timed out in {_running_cell(out, source)} after {cell_timeout} s (--cell-timeout); "
+                "finished training runs and evaluated rows are kept, rerun to resume")
+    except pm.PapermillExecutionError as e:
+        return (f"failed in {_cell_of(out, source, e.exec_count)}: {e.ename}: {_one_line(e.evalue)}"
+                f" (executed notebook: {out})")
+    except Exception as e:  # the kernel would not start, the notebook would not save, ...
+        return f"stopped in {_running_cell(out, source)}: {type(e).__name__}: {_one_line(e)}"
+    return None
+
+
+def _fail(manifest: dict[str, Any], path: Path, name: str, start: float, message: str) -> None:
+    """Record a failed notebook and its one-line reason in the manifest, then raise it."""
+    manifest["notebooks"][name] = {"status": "failed", "seconds": round(time.time() - start, 1), "error": message}
+    write_json(path, manifest)
+    raise ChainError(message) from None
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def _running_cell(executed: Path, source: Path) -> str:
+    """The cell papermill was running when execution stopped (the last one it started):
+    "cell k of n (first line)", numbered in the source notebook."""
+    try:
+        import nbformat
+
+        running = [c for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code"
+                   and c.get("metadata", {}).get("papermill", {}).get("start_time")][-1]
+        cells = nbformat.read(source, as_version=4).cells
+        number = next(i for i, c in enumerate(cells, 1) if c.source == running.source)
+        first = running.source.strip().splitlines()[0] if running.source.strip() else ""
+        return f"cell {number} of {len(cells)} ({first[:60]})"
+    except (StopIteration, IndexError, OSError, ValueError):
+        return "an unknown cell"
 
 
 def _start_manifest(path: Path, profile: str, stored: dict[str, Any], force: bool) -> dict[str, Any]:
@@ -310,11 +378,12 @@ def _start_manifest(path: Path, profile: str, stored: dict[str, Any], force: boo
     return manifest
 
 
-def dead_kernel_message(name: str, manifest: dict[str, Any], profile: str, run_dir: Path) -> str:
-    """One line for a kernel killed mid-notebook: which, what was kept, how to resume."""
+def dead_kernel_message(name: str, manifest: dict[str, Any], profile: str, run_dir: Path,
+                        cell: str = "an unknown cell") -> str:
+    """One line for a kernel killed mid-notebook: which, where, what was kept, how to resume."""
     done = [n for n, e in manifest["notebooks"].items() if e.get("status") == "done"]
     kept = ", ".join(done) if done else "no finished notebook"
-    return (f"{name}: the kernel died (killed, or out of memory). Kept: {kept}; finished training runs and "
+    return (f"{name}: the kernel died in {cell} (killed, or out of memory). Kept: {kept}; finished training runs and "
             f"evaluated rows in {run_dir.name}/ resume where they stopped. Resume with: python -m jndlc_helpers "
             f"reproduce --profile {profile} --run-dir {display_path(str(run_dir))}")
 

@@ -33,3 +33,24 @@ def test_imap_ordered_yields_in_task_order():
     tasks = [float(n * n) for n in range(8)]
     assert list(parallel.imap(math.sqrt, tasks, workers=2, threads=1, ordered=True)) == [
         (n, float(n)) for n in range(8)]
+
+
+def test_evaluation_on_a_gpu_machine_uses_one_worker_per_core(tmp_path, monkeypatch):
+    import pandas as pd
+    import torch
+
+    from jndlc_helpers import config, pipeline
+    from jndlc_helpers.evaluation import evaluate, metrics
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    params = {**config.profile("paper"), "run_dir": str(tmp_path)}
+    (tmp_path / "results").mkdir()
+    seen = []
+    monkeypatch.setattr(pipeline, "test_pairs", lambda p: [])
+    monkeypatch.setattr(pipeline, "rd_jobs", lambda p: [])
+    monkeypatch.setattr(evaluate, "evaluate_all", lambda *a, workers, **kw: seen.append(workers) or pd.DataFrame())
+    monkeypatch.setattr(metrics, "jnd_quality_table", lambda *a, **kw: pd.DataFrame({"image": []}))
+    pipeline.evaluate_rd(params, progress=False)
+    assert seen == [max(1, os.cpu_count() or 1)]
+    assert pipeline.parallel_runs(params) == 1  # training: one run at a time on the GPU
+    assert parallel.eval_workers(3) == 3

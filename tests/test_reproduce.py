@@ -162,7 +162,9 @@ def test_a_dead_kernel_is_one_line_naming_notebook_kept_work_and_resume(tmp_path
         R.reproduce("smoke", run_dir=root / "runs" / "smoke", notebooks=("01_ok.ipynb", "02_dies.ipynb"),
                     progress=False, html=False, figures_dir=None)
     msg = str(e.value)
-    assert "\n" not in msg and msg.startswith("02_dies.ipynb: the kernel died")
+    assert "\n" not in msg and msg.startswith("02_dies.ipynb: the kernel died in cell 2 of 2 (import os)")
+    manifest = json.loads((root / "runs" / "smoke" / "manifest.json").read_text())
+    assert manifest["notebooks"]["02_dies.ipynb"]["error"] == msg
     assert "Kept: 01_ok.ipynb" in msg
     assert msg.endswith("reproduce --profile smoke --run-dir runs/smoke")
 
@@ -179,3 +181,57 @@ def test_changing_knobs_by_hand_marks_the_chain_stale(tmp_path):
     after = json.loads((run_dir / "manifest.json").read_text())
     assert {e["status"] for e in after["notebooks"].values()} == {"stale"}
     assert after["changed_by_hand"] == ["bootstrap"]
+
+
+@pytest.mark.parametrize("value", ["none", None, "no/such/folder"])
+def test_an_unusable_pretrained_is_refused_before_anything_runs(tmp_path, value, capsys):
+    from jndlc_helpers import __main__ as cli
+
+    with pytest.raises(ValueError, match="pretrained="):
+        R.reproduce("paper", run_dir=tmp_path / "run", overrides={"pretrained": value, "data_root": str(tmp_path)})
+    with pytest.raises(SystemExit, match="pretrained=.*'zoo'.*'scratch'"):
+        cli.main(["reproduce", "--profile", "paper", "--run-dir", str(tmp_path / "run"), "-p", f"pretrained={value}"])
+    assert not (tmp_path / "run").exists()
+
+
+def test_usable_pretrained_values_pass(tmp_path):
+    (tmp_path / "base").mkdir()
+    for profile, value in (("paper", "zoo"), ("paper", "scratch"), ("paper", str(tmp_path / "base")),
+                           ("quick", str(tmp_path / "to-train"))):  # quick trains base models into a new folder
+        assert R.resolve_params(profile, {"pretrained": value})["pretrained"] == value
+
+
+def test_a_cell_timeout_is_one_line_naming_notebook_and_cell_and_kept_in_the_manifest(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    _notebook(root / "notebooks" / "01_slow.ipynb",
+              ['profile = "smoke"\nrun_dir = ""', "x = 1", "import time\ntime.sleep(60)", "y = 2"])
+    monkeypatch.setenv("JNDLC_ROOT", str(root))
+    with pytest.raises(R.ChainError) as e:
+        R.reproduce("smoke", run_dir=tmp_path / "run", notebooks=("01_slow.ipynb",), progress=False, html=False,
+                    figures_dir=None, cell_timeout=3)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("01_slow.ipynb timed out in cell 3 of 4 (import time)")
+    entry = json.loads((tmp_path / "run" / "manifest.json").read_text())["notebooks"]["01_slow.ipynb"]
+    assert entry["status"] == "failed" and entry["error"] == msg
+
+
+def test_the_paper_profile_has_no_cell_timeout(tmp_path, monkeypatch):
+    import papermill as pm
+
+    from jndlc_helpers import __main__ as cli
+
+    root = tmp_path / "project"
+    _notebook(root / "notebooks" / "01_ok.ipynb", ['profile = "smoke"\nrun_dir = ""', "x = 1"])
+    monkeypatch.setenv("JNDLC_ROOT", str(root))
+    seen = []
+    monkeypatch.setattr(pm, "execute_notebook", lambda *a, execution_timeout, **kw: seen.append(execution_timeout))
+    for profile in ("paper", "smoke"):
+        R.reproduce(profile, run_dir=tmp_path / profile, notebooks=("01_ok.ipynb",), progress=False, html=False,
+                    figures_dir=None)
+    assert seen == [None, 3600]
+    calls = []
+    monkeypatch.setattr(R, "reproduce", lambda *a, **kw: calls.append(kw["cell_timeout"]) or tmp_path)
+    cli.main(["reproduce", "--profile", "paper"])
+    cli.main(["reproduce", "--profile", "paper", "--cell-timeout", "0"])
+    cli.main(["reproduce", "--profile", "quick", "--cell-timeout", "60"])
+    assert calls == ["profile", None, 60]

@@ -61,14 +61,49 @@ def barrier(world: int) -> None:
         dist.barrier()
 
 
+class RankFailedError(RuntimeError):
+    """Another process failed in a block every process waits on; names it and why."""
+
+
+def rank_world() -> tuple[int, int]:
+    """(rank, world size) of the current process group, (0, 1) without one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def env_rank() -> int:
+    """This process's rank as torchrun sets it (0 outside torchrun); usable after the group is gone."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def _from_rank0(message: str | None) -> str | None:
+    """Rank 0's ``message`` on every rank."""
+    box = [message]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 @contextlib.contextmanager
 def rank0_first(rank: int, world: int) -> Iterator[None]:
-    """Rank 0 runs the block first (downloads into the shared cache), then the others."""
+    """Rank 0 runs the block first (downloads into the shared cache), then the others.
+    If it fails there, the others raise ``RankFailedError`` naming its error at once
+    instead of waiting at a barrier for the collective timeout."""
+    if world <= 1:
+        yield
+        return
     if rank != 0:
-        barrier(world)
-    yield
-    if rank == 0:
-        barrier(world)
+        failed = _from_rank0(None)
+        if failed is not None:
+            raise RankFailedError(f"rank {rank}: rank 0 failed first: {failed}")
+        yield
+        return
+    try:
+        yield
+    except BaseException as e:
+        _from_rank0(f"{type(e).__name__}: {e}")
+        raise
+    _from_rank0(None)
 
 
 def close(owns_group: bool) -> None:

@@ -17,7 +17,7 @@ import torch
 from .. import config as cfgmod
 from .. import parallel
 from ..files import params_digest, portable_path, write_json
-from . import models
+from . import distributed, models
 from .checkpoint import CHECKPOINT_NAME, save_checkpoint
 from .train import (BUDGET_KEYS, DONE_NAME, git_commit, is_finished, progress_bar, run_labels, run_name,
                     train_run, versions, write_config)
@@ -67,20 +67,24 @@ def run_grid(runs_dir: str | os.PathLike, losses: Iterable[str], metrics: Iterab
     order differs). ``on_done(name)`` is called as each run finishes.
     Returns {run name: checkpoint path}."""
     jobs = [(loss, metric, q) for metric in metrics for q in qualities for loss in losses]
+    # Under torchrun: one process group for the whole grid, every rank on every run in turn.
+    rank, world, _, owns_group = distributed.setup(cfg.get("device", "auto"))
+    workers = 1 if world > 1 else workers
     one = partial(_grid_job, Path(runs_dir), msssim_patch_size=msssim_patch_size,
-                  progress=progress and workers <= 1, cfg=cfg)
+                  progress=progress and workers <= 1 and rank == 0, cfg=cfg)
     out: dict[str, Path] = {}
-    bar = progress_bar(len(jobs), 0, "runs", enabled=progress)
+    bar = progress_bar(len(jobs), 0, "runs", enabled=progress and rank == 0)
     try:
         for i, path in parallel.imap(one, jobs, workers):
             name = run_name(*jobs[i])
             out[name] = path
             bar.set_description(name)
             bar.update(1)
-            if on_done:
+            if on_done and rank == 0:
                 on_done(name)
     finally:
         bar.close()
+        distributed.close(owns_group)
     return {run_name(*job): out[run_name(*job)] for job in jobs}
 
 
@@ -90,9 +94,13 @@ def _grid_job(runs_dir: Path, job: tuple[str, str, int], msssim_patch_size: int,
     loss, metric, q = job
     name = run_name(loss, metric, q)
     if loss == PRETRAINED_METHOD:
-        return export_pretrained(runs_dir / name, metric=metric, quality=q,
-                                 architecture=cfg.get("architecture", "scale-hyperprior"),
-                                 N=cfg.get("N"), M=cfg.get("M"), init=cfg.get("init", "zoo"), progress=progress)
+        rank, world = distributed.rank_world()
+        with distributed.rank0_first(rank, world):  # rank 0 writes it; the others wait, then read its path
+            if rank == 0:
+                export_pretrained(runs_dir / name, metric=metric, quality=q,
+                                  architecture=cfg.get("architecture", "scale-hyperprior"),
+                                  N=cfg.get("N"), M=cfg.get("M"), init=cfg.get("init", "zoo"), progress=progress)
+        return runs_dir / name / CHECKPOINT_NAME
     run_cfg = dict(cfg)
     if metric == "ms-ssim" and run_cfg.get("dataset") is None:
         run_cfg["patch_size"] = max(run_cfg.get("patch_size", 256), msssim_patch_size)

@@ -155,6 +155,35 @@ def entropy_models_in_fp32(model: nn.Module) -> nn.Module:
     return model
 
 
+# Under bf16 autocast these run in float32: the latents y and z (the last layer of g_a
+# and h_a; bf16 would round y to steps of 0.25 at |y| = 50, against quantisation steps
+# of 1), everything that predicts the entropy models' means and scales (h_s, Cheng2020's
+# context model and entropy parameters), and the first layer of g_s, which reads y_hat.
+# The convolutions at full and half resolution, most of the cost, keep the autocast.
+FP32_MODULES = ("h_s", "context_prediction", "entropy_parameters")
+FP32_LAST_LAYER = ("g_a", "h_a")
+FP32_FIRST_LAYER = ("g_s",)
+
+
+def amp_in_fp32(model: nn.Module) -> nn.Module:
+    """Keep the precision-critical parts of ``model`` in float32 under autocast
+    (``FP32_MODULES`` and friends, and every entropy model). Idempotent."""
+    entropy_models_in_fp32(model)
+    parts = [getattr(model, n, None) for n in FP32_MODULES]
+    parts += [_layer(getattr(model, n, None), -1) for n in FP32_LAST_LAYER]
+    parts += [_layer(getattr(model, n, None), 0) for n in FP32_FIRST_LAYER]
+    for module in parts:
+        if isinstance(module, nn.Module) and not getattr(module, "_jndlc_fp32", False):
+            module.forward = _fp32_forward(module.forward)
+            module._jndlc_fp32 = True
+    return model
+
+
+def _layer(module: nn.Module | None, index: int) -> nn.Module | None:
+    """A layer of a Sequential (the module itself otherwise)."""
+    return module[index] if isinstance(module, nn.Sequential) and len(module) else module
+
+
 def _fp32_forward(forward):
     def wrapped(*args: Any, **kwargs: Any):
         args = [a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args]

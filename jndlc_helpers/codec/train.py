@@ -2,7 +2,7 @@
 
 ``train_run`` fine-tunes (or trains) one CompressAI model with one loss, and reads top
 to bottom: config -> run folder -> devices -> data, model, loss, optimisers (``_build``)
--> resume (``_resume``) -> the loop (``_loop``: ``_loader``, ``_step``, ``_log``,
+-> resume (``_resume``) -> the loop (``_loop``: ``_make_loader``, ``_batches``, ``_step``, ``_log``,
 ``_save``) -> final checkpoint; a ``Run`` carries the state between them. Defaults follow the paper and CompressAI's
 ``examples/train.py``: Adam 1e-4 on the network, Adam 1e-3 on the entropy
 bottleneck's ``quantiles`` (the aux loss), gradient clipping at 1.0,
@@ -43,11 +43,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from .. import config as cfgmod
 from .. import parallel
@@ -59,6 +59,7 @@ from ..files import params_digest, portable_path, read_json, write_json, write_t
 
 CONFIG_NAME = "config.json"
 LOG_NAME = "log.jsonl"
+TENSORBOARD_DIR = "tensorboard"
 DONE_NAME = "done.json"
 MIN_SCHEDULER_STEPS = 100
 LR_SCHEDULES = ("plateau", "cosine")
@@ -68,6 +69,9 @@ BUDGET_KEYS = ("epochs", "max_steps")
 PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in both architectures
 
 Callback = Callable[[int, nn.Module, dict], None]
+# What the command line reports as one line: bad parameters, files or folders, a run
+# folder holding another run, a diverged run (its message names run and step).
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, FloatingPointError, ModuleNotFoundError)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -145,7 +149,8 @@ def train_run(
     lr: float = 1e-4, aux_lr: float = 1e-3, clip_max_norm: float = 1.0,
     lr_schedule: str = "plateau", scheduler_every: int | None = None, seed: int = 0,
     device: str = "auto", amp: bool = False, channels_last: bool = False, compile: bool = False,
-    num_workers: int = 0, checkpoint_every: int = 100, log_every: int = 1,
+    num_workers: int = 0, decode_cache: str | os.PathLike | None = None,
+    checkpoint_every: int = 100, log_every: int = 1, tensorboard: bool = False,
     progress: bool = True, callback: Callback | None = None, overwrite: bool = False,
 ) -> Path:
     """Train one model with one loss; returns the final checkpoint's path.
@@ -156,6 +161,10 @@ def train_run(
     ``init``: "scratch", "zoo", a base-model directory or a checkpoint file
     (``models.build_model``'s ``pretrained``). ``lmbda`` defaults to the paper's
     lambda for (metric, quality). ``callback(step, model, record)`` runs after each step.
+    ``decode_cache``: a folder where training images are decoded once and read back
+    memory-mapped (large frames: a crop reads its rows, not the whole PNG).
+    ``tensorboard``: also write each logged record as TensorBoard scalars under
+    ``<run_dir>/tensorboard/`` (needs the optional ``tensorboard`` package).
     """
     run_dir, args = Path(run_dir), dict(locals())
     args["lmbda"] = cfgmod.lambda_for(metric, quality) if lmbda is None else float(lmbda)
@@ -252,7 +261,8 @@ def _build(run_dir: Path, a: dict[str, Any], rank: int, world: int, dev: torch.d
     draw from the seeded RNG)."""
     dataset = a["dataset"]
     if dataset is None:
-        dataset = build_dataset(a["data_root"], a["unlabelled_root"], a["patch_size"], a["seed"])
+        dataset = build_dataset(a["data_root"], a["unlabelled_root"], a["patch_size"], a["seed"],
+                                decode_cache=a["decode_cache"])
     if len(dataset) == 0:
         raise ValueError(f"run {run_dir.name}: the training set is empty")
     _check_patch_size(min(dataset[0][0].shape[-2:]), a["metric"], what="training images of ")
@@ -278,7 +288,7 @@ def _build(run_dir: Path, a: dict[str, Any], rank: int, world: int, dev: torch.d
                                          if fwl else None, fwl_weight=a["fwl_weight"])
     model, criterion = model.to(dev), criterion.to(dev)
     if a["amp"]:
-        models.entropy_models_in_fp32(model)  # likelihoods and the rate term stay float32
+        models.amp_in_fp32(model)  # latents, means, scales, likelihoods and the rate stay float32
     model = model.to(memory_format=torch.channels_last if a["channels_last"] else torch.contiguous_format)
     optimizer, aux_optimizer = configure_optimizers(model, a["lr"], a["aux_lr"])
     return Run(dir=run_dir, args=a, rank=rank, world=world, dev=dev, dataset=dataset, local_batch=local_batch,
@@ -291,7 +301,9 @@ def _resume(run: Run, cfg: dict[str, Any], digest: str) -> None:
     """Continue from the run's checkpoint, if any: weights, optimisers, scheduler, step, RNG."""
     ckpt_path = run.dir / CHECKPOINT_NAME
     if ckpt_path.is_file():
-        ckpt = load_checkpoint_dict(ckpt_path, map_location=run.dev)
+        # On the CPU: the optimisers move their state to the weights' device themselves, and
+        # the RNG states must stay CPU tensors (numpy's is read back through .numpy()).
+        ckpt = load_checkpoint_dict(ckpt_path, map_location="cpu")
         if ckpt["meta"].get("config_digest") != digest:
             raise RunConfigError(f"{ckpt_path}: a checkpoint of another config ({_diff(run.dir, cfg)}); "
                                  "use another run folder or overwrite=True")
@@ -330,19 +342,21 @@ def _run_meta(run: Run, cfg: dict[str, Any], digest: str) -> dict[str, Any]:
 def _loop(run: Run) -> None:
     """Step through the batches until the budget is spent; log, checkpoint, call back."""
     a = run.args
+    board = _tensorboard_writer(run.dir / TENSORBOARD_DIR) if a["tensorboard"] and run.is_main else None
     bar = progress_bar(run.total_steps, run.step, run.dir.name, enabled=a["progress"] and run.is_main)
     log = open(run.dir / LOG_NAME, "a") if run.is_main else None
     run.t0 = time.perf_counter()
     try:
         run.model.train()
+        loader = _make_loader(run)
         while run.step < run.total_steps:
             epoch, skip = divmod(run.step, run.steps_per_epoch)
-            for x_o, x_j in _loader(run, epoch, skip):
+            for x_o, x_j in _batches(run, loader, epoch, skip):
                 out, aux_loss, loss_value = _step(run, x_o, x_j)
                 record = {"step": run.step, "loss": loss_value}
                 if run.step % a["log_every"] == 0 or run.step == run.total_steps:
                     record = _log(run, log, bar, _record(run.step, epoch, out, aux_loss, loss_value,
-                                                         run.optimizer, run.seconds()))
+                                                         run.optimizer, run.seconds()), board)
                 bar.update(1)
                 if run.step % a["checkpoint_every"] == 0 and run.step < run.total_steps:
                     _save(run, final=False)
@@ -354,19 +368,52 @@ def _loop(run: Run) -> None:
         bar.close()
         if log is not None:
             log.close()
+        if board is not None:
+            board.close()
 
 
-def _loader(run: Run, epoch: int, skip_batches: int) -> DataLoader:
-    """The batches of ``epoch`` for this process, less the first ``skip_batches``."""
-    seed = run.args["seed"]
-    sampler = DistributedSampler(run.dataset, num_replicas=run.world, rank=run.rank, shuffle=True, seed=seed)
-    sampler.set_epoch(epoch)
-    indices = list(sampler)[skip_batches * run.local_batch:]
-    return DataLoader(run.dataset, batch_size=run.local_batch, sampler=indices, drop_last=run.drop_last,
-                      num_workers=run.args["num_workers"], pin_memory=run.dev.type == "cuda",
+class EpochSampler(Sampler[int]):
+    """This process's share of an epoch, in DistributedSampler's seeded order, from a
+    given batch on: one sampler (and one DataLoader, whose workers persist) per run."""
+
+    def __init__(self, dataset: Dataset, world: int, rank: int, seed: int, local_batch: int):
+        self.order = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        self.local_batch, self.epoch, self.skip = local_batch, 0, 0
+
+    def start(self, epoch: int, skip_batches: int) -> None:
+        self.epoch, self.skip = epoch, skip_batches
+
+    def __iter__(self) -> Iterator[int]:
+        self.order.set_epoch(self.epoch)
+        return iter(list(self.order)[self.skip * self.local_batch:])
+
+    def __len__(self) -> int:
+        return max(0, len(self.order) - self.skip * self.local_batch)
+
+
+def loader_seed(seed: int, epoch: int, rank: int) -> int:
+    """The seed of a process's loader generator at ``epoch``: its workers' RNG (random
+    crops and flips) derives from it, so every rank gets its own."""
+    return seed * 1_000_003 + epoch + rank * 2_000_000_011
+
+
+def _make_loader(run: Run) -> DataLoader:
+    """The run's DataLoader: built once, its workers (and their decoded-image caches)
+    kept from epoch to epoch; ``_batches`` picks the epoch."""
+    workers = run.args["num_workers"]
+    sampler = EpochSampler(run.dataset, run.world, run.rank, run.args["seed"], run.local_batch)
+    return DataLoader(run.dataset, batch_size=run.local_batch, sampler=sampler, drop_last=run.drop_last,
+                      num_workers=workers, persistent_workers=workers > 0, pin_memory=run.dev.type == "cuda",
                       worker_init_fn=_seed_worker,
                       # a private generator: loaders never draw from the global RNG
-                      generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+                      generator=torch.Generator())
+
+
+def _batches(run: Run, loader: DataLoader, epoch: int, skip_batches: int) -> Iterator[Any]:
+    """The batches of ``epoch`` for this process, less the first ``skip_batches``."""
+    loader.sampler.start(epoch, skip_batches)
+    loader.generator.manual_seed(loader_seed(run.args["seed"], epoch, run.rank))
+    return iter(loader)
 
 
 def _step(run: Run, x_o: torch.Tensor, x_j: torch.Tensor) -> tuple[dict[str, Any], torch.Tensor, float]:
@@ -407,12 +454,18 @@ def _schedule(run: Run, loss_value: float) -> None:
         run.interval_sum, run.interval_n = 0.0, 0
 
 
-def _log(run: Run, log: IO[str] | None, bar: Any, record: dict[str, Any]) -> dict[str, Any]:
-    """Append ``record`` to log.jsonl (rank 0) and show it on the progress bar."""
+def _log(run: Run, log: IO[str] | None, bar: Any, record: dict[str, Any], board: Any = None) -> dict[str, Any]:
+    """Append ``record`` to log.jsonl (rank 0), to TensorBoard (``board``), and show it
+    on the progress bar."""
     run.last_record = record
     if log is not None:
         log.write(json.dumps(record) + "\n")
         log.flush()
+    if board is not None:
+        for key, value in record.items():
+            if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
+                board.add_scalar(f"train/{key}", value, record["step"])
+        board.flush()
     bar.set_postfix(loss=f"{record['loss']:.4g}", bpp=f"{record['bpp_loss']:.3f}", refresh=False)
     return record
 
@@ -469,7 +522,7 @@ def make_scheduler(optimizer: torch.optim.Optimizer, schedule: str, total_steps:
 
 
 def build_dataset(data_root: str | os.PathLike | None, unlabelled_root: str | os.PathLike | None,
-                  patch_size: int, seed: int = 0) -> Dataset:
+                  patch_size: int, seed: int = 0, decode_cache: str | os.PathLike | None = None) -> Dataset:
     """The paper's training set: JND pairs of ``data_root/train``, mixed 1:1 with
     unlabelled images (x_j = x_o) when ``unlabelled_root`` is given (Sec. 2.4); the
     unlabelled images alone when ``data_root`` is None (base-model pretraining)."""
@@ -477,10 +530,11 @@ def build_dataset(data_root: str | os.PathLike | None, unlabelled_root: str | os
 
     # seed=None: crops draw from torch's global RNG, which checkpoints save and restore
     unlabelled = None if unlabelled_root is None else pairs.UnlabelledDataset(
-        unlabelled_root, patch_size, random_crop=True, flip=True)
+        unlabelled_root, patch_size, random_crop=True, flip=True, decode_cache=decode_cache)
     if data_root is None:
         return unlabelled
-    labelled = pairs.JNDPairDataset(data_root, split="train", patch_size=patch_size, random_crop=True, flip=True)
+    labelled = pairs.JNDPairDataset(data_root, split="train", patch_size=patch_size, random_crop=True, flip=True,
+                                    decode_cache=decode_cache)
     if unlabelled is None:
         return labelled
     return pairs.mixed_dataset(labelled, unlabelled, seed=seed)
@@ -602,6 +656,16 @@ def _record(step: int, epoch: int, out: dict[str, torch.Tensor], aux_loss: torch
     return rec
 
 
+def _tensorboard_writer(folder: Path) -> Any:
+    """A TensorBoard SummaryWriter on ``folder``; a clear error without the package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:
+        raise ModuleNotFoundError(f"tensorboard=True needs the tensorboard package ({e}): "
+                                  "pip install 'jndlc[tensorboard]' (or pip install tensorboard)") from None
+    return SummaryWriter(log_dir=str(folder))
+
+
 def _float32(out_net: dict[str, Any]) -> dict[str, Any]:
     return {"x_hat": out_net["x_hat"].float(),
             "likelihoods": {k: v.float() for k, v in out_net["likelihoods"].items()}}
@@ -677,11 +741,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--seed", type=int)
         p.add_argument("--device")
         p.add_argument("--amp", action="store_true", default=None,
-                       help="bfloat16 autocast of the transforms (entropy models stay float32)")
+                       help="bfloat16 autocast of the transforms (latents and entropy models stay float32)")
         p.add_argument("--channels-last", action="store_true", default=None)
         p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
         p.add_argument("--num-workers", type=int)
+        p.add_argument("--decode-cache", help="a folder where training images are decoded once (memory-mapped .npy)")
         p.add_argument("--checkpoint-every", type=int)
+        p.add_argument("--tensorboard", action="store_true", default=None,
+                       help="also write TensorBoard scalars to RUN/tensorboard/ (pip install tensorboard)")
         p.add_argument("--no-progress", dest="progress", action="store_false", default=None)
 
     p = sub.add_parser("run", help="train one run")
@@ -717,7 +784,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 _COMMON = ("data_root", "unlabelled_root", "architecture", "N", "M", "init", "features", "feature_weights",
            "fwl_weight", "epochs", "max_steps", "batch_size", "patch_size", "lr", "aux_lr", "clip_max_norm",
-           "seed", "device", "amp", "channels_last", "compile", "num_workers", "checkpoint_every", "progress")
+           "seed", "device", "amp", "channels_last", "compile", "num_workers", "decode_cache", "checkpoint_every",
+           "tensorboard", "progress")
 
 
 def kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -733,23 +801,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jndlc_helpers.codec.train", description=__doc__.split("\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return run_command(args)
+    try:
+        return run_command(args)
+    except USER_ERRORS as e:  # bad input: one line naming it, not a traceback
+        raise SystemExit(f"error: {e}") from None
 
 
 def run_command(args: argparse.Namespace) -> int:
     from .grid import export_pretrained, pretrain, run_grid
 
     kw = kwargs_from_args(args)
+    main_rank = distributed.env_rank() == 0  # under torchrun, one process prints
     if args.train_command == "run":
         for k in ("lmbda", "overwrite"):
             if getattr(args, k) is not None:
                 kw[k] = getattr(args, k)
-        print(train_run(args.run_dir, loss=args.loss, metric=args.metric, quality=args.quality, **kw))
+        path = train_run(args.run_dir, loss=args.loss, metric=args.metric, quality=args.quality, **kw)
+        if main_rank:
+            print(path)
     elif args.train_command == "grid":
         workers = parallel.auto_workers(args.parallel_runs, kw.get("device", "auto"))
         for name, path in run_grid(args.runs_dir, args.losses, args.metrics, args.qualities, workers=workers,
                                    **kw).items():
-            print(f"{name}\t{path}")
+            if main_rank:
+                print(f"{name}\t{path}")
     elif args.train_command == "pretrain":
         kw.pop("init", None)
         for name, path in pretrain(args.out_dir, args.metrics, args.qualities, **kw).items():

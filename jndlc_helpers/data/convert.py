@@ -35,6 +35,14 @@ LABEL_COLUMNS = ("image", "split", "source", "labeller", "qf", "jod", "psnr", "m
 NAME_COLUMNS = ("image", "source", "name", "filename", "file")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".y4m", ".264", ".h264", ".yuv", ".webm", ".ts")
 # VideoSet's four resolutions, for raw .yuv clips that carry no size.
+# The paper says only "frames extracted from VideoSet" (Sec. 2.4), not which. Ours:
+# every 30th frame (0, 30, 60, ...): about one a second, 4-5 per 5-second clip, ~3,500
+# training frames over VideoSet's 220 sources x 4 resolutions at 80% -- about as many as
+# the JPEG-AI images they are mixed 1:1 with -- where frame 0 alone gave ~700 (22 steps
+# of batch 16 per epoch after the 1:1 mix). Neighbouring frames differ little. Test
+# clips give their first frame only (``test_frames``): the frames of a clip share one
+# label, and each test frame is coded by every model with an autoregressive decoder.
+FRAME_STRIDE = 30
 RESOLUTIONS = {"1080p": (1920, 1080), "720p": (1280, 720), "540p": (960, 540), "360p": (640, 360)}
 X264_SETTING: dict[str, Any] = {
     "codec": "libx264 (through ffmpeg)",
@@ -320,19 +328,39 @@ def _find_clip(clips_dir: Path, source: str, resolution: str | None) -> Path:
 
 
 def _extract_frames(exe: str, inp: list[str], frames: Sequence[int], what: str) -> dict[int, np.ndarray]:
-    """Decode frames 0..max(frames) to RGB PNGs and keep the wanted ones."""
-    n = max(frames) + 1
+    """Decode the wanted frames (0-based indices) to RGB; only those are written out."""
+    select = "+".join(f"eq(n\\,{f})" for f in frames)
     with tempfile.TemporaryDirectory(prefix="jndlc_frames_") as tmp:
-        _run([exe, "-hide_banner", "-loglevel", "error", "-y", *inp, "-frames:v", str(n),
+        _run([exe, "-hide_banner", "-loglevel", "error", "-y", *inp, "-frames:v", str(max(frames) + 1),
+              "-vf", f"select={select}", "-fps_mode", "passthrough",
               "-pix_fmt", "rgb24", "-start_number", "0", f"{tmp}/%06d.png"], what)
-        out = {}
-        for f in frames:
-            p = Path(tmp) / f"{f:06d}.png"
-            if not p.is_file():
-                got = len(list(Path(tmp).glob("*.png")))
-                raise ConvertError(f"{what}: frame {f} requested, the clip has {got} frame(s)")
-            out[f] = load_rgb(p)
-        return out
+        got = sorted(Path(tmp).glob("*.png"))  # the selected frames, in order
+        if len(got) < len(frames):
+            raise ConvertError(f"{what}: frame {frames[len(got)]} requested, the clip has "
+                               f"{_count_frames(exe, inp, what)} frame(s)")
+        return {f: load_rgb(p) for f, p in zip(frames, got)}
+
+
+def _count_frames(exe: str, inp: list[str], what: str) -> int:
+    """The number of frames of a clip (ffmpeg's final count, decoding nothing to disk)."""
+    res = subprocess.run([exe, "-hide_banner", *inp, "-map", "0:v:0", "-f", "null", "-"],
+                         capture_output=True, text=True)
+    counts = re.findall(r"frame=\s*(\d+)", res.stderr)
+    if res.returncode != 0 or not counts:
+        raise ConvertError(f"ffmpeg could not count the frames of {what}")
+    return int(counts[-1])
+
+
+def _keep_test_frames(jobs: list, clip_frames: dict[int, list[int]], sp: dict[str, Any], side: dict[str, str],
+                      test_frames: Sequence[int]) -> dict[str, Any]:
+    """Test clips keep only ``test_frames`` (their first frame when none is there):
+    ``clip_frames`` is updated in place; returns the split without the dropped stems."""
+    for lab, source, resolution, _ in jobs:
+        if side.get(videoset_stem(source, resolution, clip_frames[lab.line][0])) == "test":
+            clip_frames[lab.line] = [f for f in clip_frames[lab.line] if f in set(test_frames)] or \
+                clip_frames[lab.line][:1]
+    kept = {videoset_stem(s, r, f) for lab, s, r, _ in jobs for f in clip_frames[lab.line]}
+    return {**sp, "test": [t for t in sp["test"] if t in kept]}
 
 
 def _safe(text: str) -> str:
@@ -346,8 +374,42 @@ def videoset_stem(source: str, resolution: str | None, frame: int) -> str:
     return "_".join(parts)
 
 
+def _convert_clip(exe: str, lab: Label, source: str, resolution: str | None, clip: Path, wanted: list[int],
+                  labels_csv: Path, preset: str, out_root: Path, side: dict[str, str]) -> list[dict[str, Any]]:
+    """One clip's ``wanted`` frames and those of its x264 encode at the label's QP, as
+    PNG pairs on their side of the split; returns their labels.csv rows."""
+    rows = []
+    qp = lab.value
+    what = f"{clip} (line {lab.line} of {labels_csv})"
+    inp = _input_args(clip, resolution)
+    refs = _extract_frames(exe, inp, wanted, what)
+    with tempfile.TemporaryDirectory(prefix="jndlc_x264_") as tmp:
+        enc = Path(tmp) / "enc.264"
+        _run([exe, "-hide_banner", "-loglevel", "error", "-y", *inp, "-frames:v", str(max(wanted) + 1),
+              "-an", "-c:v", "libx264", "-preset", preset, "-qp", str(qp), "-pix_fmt", "yuv420p",
+              "-f", "h264", str(enc)], what)
+        jnds = _extract_frames(exe, ["-i", str(enc)], wanted, f"x264 encode of {what}")
+        nbits = enc.stat().st_size * 8
+    for f in wanted:
+        ref, jnd = refs[f], jnds[f]
+        if ref.shape != jnd.shape:
+            raise ConvertError(f"{what}: frame {f} changed size in the encode")
+        stem = videoset_stem(source, resolution, f)
+        base = out_root / side[stem]
+        save_png(base / REF_DIR / f"{stem}.png", ref)
+        save_png(base / JND_DIR / f"{stem}.png", jnd)
+        h, w = ref.shape[:2]
+        rows.append({"image": stem, "split": side[stem], "source": source_of(stem),
+                     "labeller": f"human ({labels_csv.name})", "qf": float("nan"), "qp": qp,
+                     "resolution": resolution or "", "frame": f, "jod": float("nan"),
+                     **pair_quality(ref, jnd), "bpp": nbits / ((max(wanted) + 1) * w * h),
+                     "width": w, "height": h, "params": {"x264_qp": qp, "bpp": "clip average"}})
+    return rows
+
+
 def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike,
-                     out_root: str | os.PathLike, frames: Sequence[int] = (0,), split: Any = None, *,
+                     out_root: str | os.PathLike, frames: Sequence[int] | None = None, split: Any = None, *,
+                     frame_stride: int = FRAME_STRIDE, test_frames: Sequence[int] | None = (0,),
                      source_column: str = "source", resolution_column: str | None = "resolution",
                      qp_column: str = "qp", test_fraction: float = 0.2, seed: int = 0,
                      preset: str = "medium", ffmpeg: str | None = None, progress: bool = True) -> Path:
@@ -355,15 +417,22 @@ def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike
 
     ``labels_csv`` has a source column, an optional resolution column (e.g. 1080p; the
     clip is then ``<source>_<resolution>.<ext>`` or ``<resolution>/<source>.<ext>``)
-    and the first-JND QP (0..51). For each row the listed ``frames`` (0-based) are
+    and the first-JND QP (0..51). For each row the listed ``frames`` (0-based; by
+    default every ``frame_stride``-th frame of the clip, see ``FRAME_STRIDE``, of which
+    test clips keep only ``test_frames``, by default the first: every frame of a clip shares
+    its label, and Cheng2020's autoregressive decoder takes minutes per 1080p frame and
+    model on a CPU core; None keeps them all) are
     taken from the source and from its libx264 encode at constant QP (-qp QP,
     yuv420p), as PNG. Stems look like ``SRC005_1080p_f0001``, so the default split
     keeps every frame and resolution of a source on one side.
     """
     clips_dir, labels_csv, out_root = Path(clips_dir), Path(labels_csv), Path(out_root)
-    frames = sorted({int(f) for f in frames})
-    if not frames or frames[0] < 0:
-        raise ConvertError(f"frames must be non-negative frame indices, got {frames}")
+    if frames is not None:
+        frames = sorted({int(f) for f in frames})
+        if not frames or frames[0] < 0:
+            raise ConvertError(f"frames must be non-negative frame indices, got {frames}")
+    if int(frame_stride) < 1:
+        raise ConvertError(f"frame_stride must be >= 1, got {frame_stride}")
     if not clips_dir.is_dir():
         raise ConvertError(f"clip folder not found: {clips_dir}")
     header = _header(labels_csv)
@@ -381,47 +450,29 @@ def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike
     if not has_libx264(exe):
         raise FFmpegNotFoundError(f"{exe} has no libx264 encoder: `pip install imageio-ffmpeg` or "
                                   "install an ffmpeg built with libx264")
-    stems = [videoset_stem(s, r, f) for _, s, r, _ in jobs for f in frames]
+    clip_frames = {lab.line: frames or list(range(0, _count_frames(exe, _input_args(clip, res), f"{clip}"),
+                                                  int(frame_stride))) for lab, _, res, clip in jobs}
+    stems = [videoset_stem(s, r, f) for lab, s, r, _ in jobs for f in clip_frames[lab.line]]
     if len(set(stems)) != len(stems):
         raise ConvertError(f"{labels_csv}: two rows give the same frame names; sources and resolutions "
                            "must stay distinct after replacing '_' by '-'")
     sp = _resolve_split(split, stems, test_fraction, seed, DEFAULT_SOURCE_PATTERN)
     side = {s: k for k in SPLITS for s in sp[k]}
+    if frames is None and test_frames is not None:  # test clips: coding a frame costs minutes per model
+        sp = _keep_test_frames(jobs, clip_frames, sp, side, test_frames)
     _prepare_out(out_root)
     rows = []
     for lab, source, resolution, clip in tqdm(jobs, desc="VideoSet", disable=not progress):
-        qp = lab.value
-        what = f"{clip} (line {lab.line} of {labels_csv})"
-        inp = _input_args(clip, resolution)
-        refs = _extract_frames(exe, inp, frames, what)
-        with tempfile.TemporaryDirectory(prefix="jndlc_x264_") as tmp:
-            enc = Path(tmp) / "enc.264"
-            _run([exe, "-hide_banner", "-loglevel", "error", "-y", *inp, "-frames:v", str(max(frames) + 1),
-                  "-an", "-c:v", "libx264", "-preset", preset, "-qp", str(qp), "-pix_fmt", "yuv420p",
-                  "-f", "h264", str(enc)], what)
-            jnds = _extract_frames(exe, ["-i", str(enc)], frames, f"x264 encode of {what}")
-            nbits = enc.stat().st_size * 8
-        for f in frames:
-            ref, jnd = refs[f], jnds[f]
-            if ref.shape != jnd.shape:
-                raise ConvertError(f"{what}: frame {f} changed size in the encode")
-            stem = videoset_stem(source, resolution, f)
-            base = out_root / side[stem]
-            save_png(base / REF_DIR / f"{stem}.png", ref)
-            save_png(base / JND_DIR / f"{stem}.png", jnd)
-            h, w = ref.shape[:2]
-            rows.append({"image": stem, "split": side[stem], "source": source_of(stem),
-                         "labeller": f"human ({labels_csv.name})", "qf": float("nan"), "qp": qp,
-                         "resolution": resolution or "", "frame": f, "jod": float("nan"),
-                         **pair_quality(ref, jnd), "bpp": nbits / ((max(frames) + 1) * w * h),
-                         "width": w, "height": h, "params": {"x264_qp": qp, "bpp": "clip average"}})
+        rows += _convert_clip(exe, lab, source, resolution, clip, clip_frames[lab.line], labels_csv, preset,
+                              out_root, side)
     save_split(out_root / "split.json", sp)
     write_labels(out_root / "labels.csv", rows, extra=("qp", "resolution", "frame"))
     write_json(out_root / "manifest.json", {
         "kind": "videoset", "complete": True, "clips_dir": str(clips_dir), "labels_csv": str(labels_csv),
-        "labels_digest": file_digest(labels_csv), "frames": frames,
+        "labels_digest": file_digest(labels_csv),
+        "frames": frames if frames is not None else f"every {int(frame_stride)}th frame of each clip (frame_stride)",
         "x264": {**X264_SETTING, "preset": preset, "qp": "first-JND QP from the CSV",
-                 "frames_encoded": f"0..{max(frames)} (-frames:v {max(frames) + 1})",
+                 "frames_encoded": "0..the last frame taken (-frames:v)",
                  "ffmpeg": ffmpeg_version(exe)},
         "n_images": len(rows), "n_train": len(sp["train"]), "n_test": len(sp["test"]),
     })

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
-from ..files import ImageError, list_images, load_rgb
+from ..files import ImageError, atomic_write, list_images, load_rgb, params_digest
 
 REF_DIR = "Ref"
 JND_DIR = "JND1"
@@ -106,21 +106,42 @@ def load_pair(ref_path: str | os.PathLike, jnd_path: str | os.PathLike,
 class ImageCache:
     """Decoded images kept in memory up to ``max_bytes``: a small training set is
     decoded once, not at every step (PNG decoding of a large image costs more than a
-    training step of a small model). Past the budget, images are decoded each time."""
+    training step of a small model). Past the budget, images are decoded each time;
+    with ``disk`` (a folder), they are decoded once into it as ``.npy`` and read back
+    memory-mapped, so a 256 px crop of a 1080p frame reads its rows, not the whole PNG."""
 
-    def __init__(self, max_bytes: int = CACHE_BYTES):
+    def __init__(self, max_bytes: int = CACHE_BYTES, disk: str | os.PathLike | None = None):
         self.max_bytes, self.used = max_bytes, 0
+        self.disk = None if disk is None else Path(disk)
         self.images: dict[Path, np.ndarray] = {}
 
     def load(self, path: Path) -> np.ndarray:
         rgb = self.images.get(path)
         if rgb is None:
-            rgb = _load(path)
+            rgb = self._decode(path)
             if self.used + rgb.nbytes <= self.max_bytes:
+                rgb = np.array(rgb) if isinstance(rgb, np.memmap) else rgb  # in memory, not mapped
                 rgb.setflags(write=False)  # crops are views: nobody may write into the cache
                 self.images[path] = rgb
                 self.used += rgb.nbytes
         return rgb
+
+    def _decode(self, path: Path) -> np.ndarray:
+        """The image, decoded now or (``disk``) once: a read-only memory map of its .npy."""
+        if self.disk is None:
+            return _load(path)
+        st = Path(path).stat()
+        key = params_digest([str(Path(path).resolve()), st.st_size, st.st_mtime_ns])
+        npy = self.disk / f"{Path(path).stem}-{key}.npy"
+        if not npy.is_file():
+            rgb = _load(path)
+            atomic_write(npy, lambda p: _save_npy(p, rgb))
+        return np.load(npy, mmap_mode="r")
+
+
+def _save_npy(path: Path, rgb: np.ndarray) -> None:
+    with open(path, "wb") as f:  # a file object: np.save would add ".npy" to the name
+        np.save(f, rgb)
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -163,12 +184,13 @@ class JNDPairDataset(Dataset):
     ``patch_size``, or the whole image when ``patch_size`` is None. Sizes are checked
     from file headers at construction, so a bad pair fails before training starts.
     ``seed`` fixes the crop sequence (one process); with None, torch's global RNG is
-    used, which DataLoader seeds differently in every worker.
+    used, which DataLoader seeds differently in every worker. ``decode_cache``: a
+    folder where images are decoded once and read back memory-mapped (``ImageCache``).
     """
 
     def __init__(self, root: str | os.PathLike, split: str = "train", patch_size: int | None = 256,
                  random_crop: bool = True, flip: bool = True, seed: int | None = None,
-                 cache_bytes: int = CACHE_BYTES):
+                 cache_bytes: int = CACHE_BYTES, decode_cache: str | os.PathLike | None = None):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.root = Path(root)
@@ -177,7 +199,7 @@ class JNDPairDataset(Dataset):
         self.stems = [r.stem for r, _ in self.pairs]
         self.sizes = [check_pair_sizes(r, j, patch_size) for r, j in self.pairs]
         self.crop = _Cropper(patch_size, random_crop and patch_size is not None, flip, seed)
-        self.cache = ImageCache(cache_bytes)
+        self.cache = ImageCache(cache_bytes, decode_cache)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -197,7 +219,7 @@ class UnlabelledDataset(Dataset):
 
     def __init__(self, folder: str | os.PathLike, patch_size: int | None = 256,
                  random_crop: bool = True, flip: bool = True, seed: int | None = None,
-                 cache_bytes: int = CACHE_BYTES):
+                 cache_bytes: int = CACHE_BYTES, decode_cache: str | os.PathLike | None = None):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise PairError(f"{self.folder}: folder not found")
@@ -208,7 +230,7 @@ class UnlabelledDataset(Dataset):
         for p in self.paths:
             _check_patch(p, image_size(p), patch_size)
         self.crop = _Cropper(patch_size, random_crop and patch_size is not None, flip, seed)
-        self.cache = ImageCache(cache_bytes)
+        self.cache = ImageCache(cache_bytes, decode_cache)
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -14,6 +14,12 @@ original. Each method's per-image RD curve gives the bpp it needs to reach q_J:
 saving = (bpp_proposed - bpp_baseline) / bpp_baseline * 100 (negative = fewer bits).
 MS-SSIM thresholds are read in dB by default (``ms_ssim_db``): the same threshold,
 so the same images are in range, on a scale where RD curves are closer to linear.
+
+On the JOD axis (ours), q_J is what defines the label (``jod_targets``): 10 - tau for
+ColorVideoVDP proxy labels, each JND1 image's measured JOD for human labels (VideoSet,
+MCL-JCI, KonJND-1k) and other labellers. Methods lose different images out of range,
+so the summary also gives the mean over the images every method of the comparison
+has a saving for (``mean_common``, ``n_common``): the like-for-like column.
 """
 from __future__ import annotations
 
@@ -34,7 +40,26 @@ PER_IMAGE_COLUMNS = [
 SUMMARY_COLUMNS = [
     "method", "family", "key", "baseline", "metric", "interpolation", "mean", "median",
     "low", "high", "interval", "n_boot", "n_images", "n_used", "n_out_of_range", "status",
+    "mean_common", "n_common",
 ]
+JOD_THRESHOLD_LABELLERS = ("cvvdp",)  # proxy labels defined by a JOD threshold (10 - tau)
+
+
+def jod_rule(labeller: str) -> str:
+    """How BS_JND in JOD finds an image's q_J: "threshold" (10 - tau: the definition of
+    a ColorVideoVDP proxy label) or "measured" (its JND1 image's JOD: human labels)."""
+    return "threshold" if str(labeller).strip().lower() in JOD_THRESHOLD_LABELLERS else "measured"
+
+
+def jod_targets(jnd: pd.DataFrame, labeller: str, tau: float) -> pd.DataFrame:
+    """The JND quality table with its ``jod`` column as BS_JND in JOD must read it
+    (``jod_rule``): 10 - tau for every image, or each image's measured JND1 JOD."""
+    if jod_rule(labeller) == "threshold":
+        return jnd.assign(jod=10.0 - float(tau))
+    if "jod" not in jnd or not jnd["jod"].notna().any():
+        raise ValueError(f"labeller={labeller!r}: BS_JND in JOD reads each image's measured JND1 JOD, and the JND "
+                         "quality table has none (evaluate with jod=True)")
+    return jnd.copy()
 
 
 def monotone_curve(bpp: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -135,10 +160,13 @@ def bsjnd_summary(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
     lies outside a curve (or a curve was unusable); ``status`` says why, per kind.
     ``low``/``high`` span a bootstrap 95% interval of the mean (seeded from the row's
     key) where at least ``min_images_for_interval`` images are used, otherwise the
-    range of the per-image savings (``interval`` names which).
+    range of the per-image savings (``interval`` names which). ``mean_common`` is the
+    mean over the ``n_common`` images that every method of the same family, baseline,
+    metric and interpolation has a saving for (``common_images``).
     """
     rows = []
     keys = ["method", "family", "key", "baseline", "metric", "interpolation"]
+    common = common_images(per_image)
     for k, g in per_image.groupby(keys, sort=False):
         s = g["saving"].to_numpy(float)
         ok = np.isfinite(s)
@@ -152,13 +180,28 @@ def bsjnd_summary(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
             interval, boots_n = INTERVAL_BOOTSTRAP, n_boot
         elif len(v):
             lo, hi, interval = float(v.min()), float(v.max()), INTERVAL_RANGE
+        shared = common.get(tuple(k[i] for i in (1, 3, 4, 5)), set())
+        v_common = g.loc[g["image"].isin(shared), "saving"].to_numpy(float)
         rows.append({**dict(zip(keys, k)),
                      "mean": float(v.mean()) if len(v) else math.nan,
                      "median": float(np.median(v)) if len(v) else math.nan,
                      "low": lo, "high": hi, "interval": interval, "n_boot": boots_n,
                      "n_images": len(g), "n_used": int(ok.sum()), "n_out_of_range": int((~ok).sum()),
-                     "status": status_summary(g.loc[~ok, "status"])})
+                     "status": status_summary(g.loc[~ok, "status"]),
+                     "mean_common": float(v_common.mean()) if len(v_common) else math.nan,
+                     "n_common": len(v_common)})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def common_images(per_image: pd.DataFrame) -> dict[tuple, set[str]]:
+    """{(family, baseline, metric, interpolation): the images every method compared
+    there has a saving for}."""
+    out = {}
+    for k, g in per_image.groupby(["family", "baseline", "metric", "interpolation"], sort=False):
+        ok = g[np.isfinite(g["saving"].to_numpy(float))]
+        sets = [set(ok.loc[ok["method"] == m, "image"]) for m in g["method"].unique()]
+        out[k] = set.intersection(*sets) if sets else set()
+    return out
 
 
 def status_summary(statuses: Iterable[str]) -> str:

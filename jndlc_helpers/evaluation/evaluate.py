@@ -9,8 +9,10 @@ latents the decoder hands to ``g_s`` / ``h_s`` must be the encoder's quantised
 latents. Anchors (JPEG, WebP, AVIF, JPEG 2000) are encoded in memory by Pillow.
 
 Table columns (``COLUMNS``): image, method, family, quality, seed (the training seed), lmbda, bpp, bpp_est,
-psnr, ms_ssim, ms_ssim_db, jod, enc_s, dec_s. ``family`` is the training metric
-("mse" / "ms-ssim") of a learned model and "anchor" for a classical codec.
+psnr, ms_ssim, ms_ssim_db, jod, enc_s, dec_s, checkpoint_digest and checkpoint_step (of
+the model's checkpoint file: ``evaluate_all`` re-evaluates a model whose file changed;
+empty for anchors). ``family`` is the training metric ("mse" / "ms-ssim") of a learned
+model and "anchor" for a classical codec.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from PIL import Image, features
 from .. import parallel
 from . import metrics as M
 from ..data import pairs
-from ..files import atomic_write, list_images, load_rgb, save_png, write_json
+from ..files import atomic_write, file_digest, list_images, load_rgb, save_png, write_json
 from ..data.labellers import DEFAULT_DISPLAY
 
 # One ColorVideoVDP display model for labelling and evaluation: a JOD read off an RD
@@ -42,7 +44,7 @@ JOD_DISPLAY = DEFAULT_DISPLAY
 
 COLUMNS = [
     "image", "method", "family", "quality", "seed", "lmbda", "bpp", "bpp_est",
-    "psnr", "ms_ssim", "ms_ssim_db", "jod", "enc_s", "dec_s",
+    "psnr", "ms_ssim", "ms_ssim_db", "jod", "enc_s", "dec_s", "checkpoint_digest", "checkpoint_step",
 ]
 JOB_KEY = ("method", "family", "quality", "seed")  # seed: the training seed (0 for anchors)
 
@@ -408,11 +410,28 @@ def _job_key(job: Mapping[str, Any]) -> tuple[str, str, float, int]:
     return _key(job["method"], job["family"], job["quality"], job.get("seed", 0))
 
 
+def checkpoint_identity(checkpoint: Any) -> tuple[str, float]:
+    """(digest, step) of a checkpoint file: the first 16 hex digits of its SHA-256 and
+    the training step it records (NaN if none); ("", NaN) for a model object."""
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        return "", math.nan
+    try:  # the step without reading the weights (zip checkpoints map lazily)
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    except (RuntimeError, ValueError, OSError):
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    step = ckpt.get("step") if isinstance(ckpt, dict) else None
+    return file_digest(checkpoint)[:16], math.nan if step is None else float(step)
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a per-image table written by ``evaluate_all`` (text columns kept as text)."""
-    df = pd.read_csv(path, dtype={"image": str, "method": str, "family": str})
+    df = pd.read_csv(path, dtype={"image": str, "method": str, "family": str, "checkpoint_digest": str})
     if "seed" not in df.columns:  # tables written before runs had replicates: one seed
         df["seed"] = 0
+    if "checkpoint_digest" not in df.columns:  # written before rows named their checkpoint: models re-evaluated
+        df["checkpoint_digest"] = np.where(df["family"] == "anchor", "", "unknown")
+        df["checkpoint_step"] = math.nan
+    df["checkpoint_digest"] = df["checkpoint_digest"].fillna("")
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: not an evaluation table, missing columns {missing}")
@@ -441,8 +460,9 @@ def evaluate_all(
     A job is a dict with method, family, quality, lmbda (optional) and either
     ``checkpoint`` (a path for ``loader``, or a model) or ``codec`` (an anchor name).
     Each finished job's rows are written at once (the whole CSV rewritten
-    atomically); jobs whose rows for all of ``images`` are already in ``out_csv``
-    are skipped. With ``json_dir``, each (method, family) also gets CompressAI's
+    atomically), with the checkpoint's digest and step; jobs whose rows for all of
+    ``images`` are already in ``out_csv``, from the same checkpoint file, are skipped
+    (a retrained or extended model is evaluated again and its rows replaced). With ``json_dir``, each (method, family) also gets CompressAI's
     JSON (labelled with ``provenance``); with ``recon_dir`` (job -> folder), each
     learned model's decoded images are kept as PNG. ``workers`` > 1 evaluates that
     many jobs at once in processes (``loader`` must then be picklable; the table is
@@ -457,8 +477,10 @@ def evaluate_all(
     if not names:
         raise ValueError(f"no images to evaluate in {images!r}")
     table = read_table(out_csv) if out_csv.is_file() else pd.DataFrame(columns=COLUMNS)
-    done = {k for k, g in table.groupby(list(JOB_KEY)) if set(names) <= set(g["image"])} if len(table) else set()
-    done = {_key(*k) for k in done}
+    # A job is done when its rows cover every image and came from the checkpoint as it is now.
+    ident = {_job_key(j): checkpoint_identity(j.get("checkpoint")) for j in jobs}
+    done = {_key(*k) for k, g in table.groupby(list(JOB_KEY)) if set(names) <= set(g["image"])
+            and set(g["checkpoint_digest"]) == {ident.get(_key(*k), ("",))[0]}} if len(table) else set()
     todo = [j for j in jobs if _job_key(j) not in done]
     tasks = [(job, str(recon_dir(job)) if recon_dir and "codec" not in job else None) for job in todo]
     one = partial(_evaluate_job, images=images, loader=loader or default_loader, jod=jod, check=check)
@@ -468,6 +490,7 @@ def evaluate_all(
             bar.set_postfix_str(f"{job['method']}/{job['family']}/q{job['quality']}")
             bar.update(len(names))
             key = _job_key(job)
+            rows = rows.assign(checkpoint_digest=ident[key][0], checkpoint_step=ident[key][1])
             keep = [_key(*k) != key for k in zip(*(table[c] for c in JOB_KEY))]
             table = pd.concat([table[keep], rows], ignore_index=True) if len(table) else rows
             write_table(out_csv, table)

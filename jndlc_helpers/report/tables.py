@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.bdrate import CUBIC_TOLERANCE, INTERVAL_BOOTSTRAP, MIN_IMAGES_FOR_INTERVAL, MIN_OVERLAP
-from ..evaluation.bsjnd import DEFAULT_METRIC
+from ..evaluation.bsjnd import DEFAULT_METRIC, jod_rule
 from ..codec.features import feature_label
 from ..config import PAPER_TABLE_I, PAPER_TABLE_II, provenance_label
 from ..files import write_text
@@ -121,7 +121,8 @@ def table_ii(summary: pd.DataFrame, baseline: str = "baseline", features: str | 
     """Table II: our mean BS_JND (``bsjnd.bsjnd_summary`` rows) beside the paper's.
 
     Columns key, metric, ours (mean), median, low, high, interval, paper, diff,
-    n_used, n_out_of_range, n_images, baseline, interpolation, note; ``note`` says
+    n_used, n_out_of_range, n_images, common (the mean over the n_common images that
+    every method of the family has a saving for), n_common, baseline, interpolation, note; ``note`` says
     why any value is n/a and which images were left out. Rows on the JOD axis are
     ours, not the paper's.
     """
@@ -158,6 +159,8 @@ def table_ii(summary: pd.DataFrame, baseline: str = "baseline", features: str | 
             "n_used": int(s.get("n_used", 0)),
             "n_out_of_range": int(s.get("n_out_of_range", 0)),
             "n_images": int(s.get("n_images", 0)),
+            "common": float(s.get("mean_common", math.nan)),
+            "n_common": int(s.get("n_common", 0)) if pd.notna(s.get("n_common", 0)) else 0,
             **_replicates(s),
             "baseline": baseline,
             "interpolation": s.get("interpolation", ""),
@@ -195,7 +198,10 @@ def jod_text(provenance: Mapping[str, Any]) -> str:
     if not display:
         return ""
     at = provenance.get("jod_threshold")
-    where = f"; BS_JND in JOD reads each curve at JOD = {at:g} (10 - tau, the label's threshold)" if at else ""
+    if jod_rule(str(provenance.get("labeller", ""))) == "measured":
+        where = "; BS_JND in JOD reads each curve at the JOD of that image's JND1 image"
+    else:
+        where = f"; BS_JND in JOD reads each curve at JOD = {at:g} (10 - tau, the label's threshold)" if at else ""
     return f" JOD rows (ours, not the paper's): ColorVideoVDP, display model '{display}'{where}."
 
 
@@ -221,7 +227,8 @@ def caption_ii(provenance: Mapping[str, Any], baseline: str, interpolation: str,
             f"'{baseline}' (eq. 9), {INTERP_NAMES.get(interpolation, interpolation)} interpolation of "
             f"log-rate, no extrapolation (images out of range counted, 'note' says why). "
             f"{interval_note(replicated)}"
-            f"{jod_text(provenance)} Ours: {describe(provenance)}. Paper values ({PAPER_SETUP}).")
+            f" 'common': the mean over the n_common images in range for every method of the family (the same "
+            f"images for each row).{jod_text(provenance)} Ours: {describe(provenance)}. Paper values ({PAPER_SETUP}).")
 
 
 def write_table(df: pd.DataFrame, out_base: str | os.PathLike, caption: str,

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +127,58 @@ def test_pretrain_warm_steps_per_quality(tmp_path):
         2, 3, 3, 1]
     with pytest.raises(KeyError, match="quality 3"):
         grid.pretrain(tmp_path, ["mse"], [2, 3], warm_steps={1: 3}, **kw)
+
+
+TORCHRUN_SCRIPT = """
+import os, sys, time
+import torch.distributed as dist
+from jndlc_helpers.codec import distributed, train
+
+out, rank = sys.argv[1], int(os.environ["RANK"])
+inits, init = [], dist.init_process_group
+dist.init_process_group = lambda *a, **kw: inits.append(1) or init(*a, **kw)
+
+# rank 0 fails inside rank0_first: the other rank must hear why at once
+r, world, _, owns = distributed.setup("cpu")
+try:
+    with distributed.rank0_first(r, world):
+        if r == 0:
+            raise FileNotFoundError("no weights here")
+except Exception as e:
+    print(f"rank {{r}} caught {{type(e).__name__}}: {{e}}", flush=True)
+time.sleep(3 if r == 0 else 0)  # rank 0 stays: its exit must not be what frees the other
+distributed.close(owns)
+
+train.main(["grid", f"{{out}}/runs", "--losses", "baseline-pretrained", "baseline", "--metrics", "mse",
+            "--qualities", "1", "--data-root", {data!r}, "--N", "8", "--M", "12", "--init", "scratch",
+            "--max-steps", "2", "--batch-size", "2", "--patch-size", "64", "--device", "cpu"])
+print(f"rank {{rank}} process groups created: {{len(inits)}}", flush=True)
+"""
+
+
+def test_torchrun_grid_of_two_runs_in_one_gloo_launch(tmp_path):
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    from test_train import write_pair_folder
+
+    data = write_pair_folder(tmp_path / "data")
+    script = tmp_path / "grid_run.py"
+    script.write_text(textwrap.dedent(TORCHRUN_SCRIPT.format(data=str(data))))
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          str(script), str(tmp_path)], capture_output=True, text=True, timeout=240, cwd=repo, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = res.stdout
+    assert "rank 0 caught FileNotFoundError: no weights here" in out
+    assert "rank 1 caught RankFailedError: rank 1: rank 0 failed first: FileNotFoundError: no weights here" in out
+    # one process group for the grid (plus the one above); one process prints the grid's result
+    assert "rank 0 process groups created: 2" in out and "rank 1 process groups created: 2" in out
+    for name in ("baseline-pretrained-mse-q1", "baseline-mse-q1"):
+        assert out.count(f"{name}\t") == 1, out
+        assert (tmp_path / "runs" / name / "done.json").is_file()
+    sessions = json.loads((tmp_path / "runs" / "baseline-mse-q1" / "config.json").read_text())["sessions"]
+    assert [s["world_size"] for s in sessions] == [2]

@@ -245,8 +245,9 @@ def test_cli_run_on_a_folder(tmp_path, capsys):
     root = write_pair_folder(tmp_path / "data")
     rc = train.main(["run", str(tmp_path / "runs" / "pwl-mse-q1"), "--loss", "pwl", "--metric", "mse",
                      "--quality", "1", "--data-root", str(root), "--N", "8", "--M", "12", "--max-steps", "2",
-                     "--batch-size", "2", "--patch-size", "64", "--device", "cpu", "--no-progress"])
-    assert rc == 0
+                     "--batch-size", "2", "--patch-size", "64", "--device", "cpu", "--no-progress",
+                     "--decode-cache", str(tmp_path / "decoded")])
+    assert rc == 0 and len(list((tmp_path / "decoded").glob("*.npy"))) == 8  # 4 pairs, decoded once
     ckpt = Path(capsys.readouterr().out.strip().splitlines()[-1])
     meta = load_checkpoint_dict(ckpt)["meta"]
     assert meta["loss"] == "pwl" and meta["patch_size"] == 64
@@ -261,7 +262,7 @@ def test_cli_grid_trains_runs_side_by_side(tmp_path, monkeypatch, capsys):
     args = ["grid", str(tmp_path), "--losses", "baseline", "--metrics", "mse", "--qualities", "1", "--device", "cpu"]
     assert train.main(args + ["--parallel-runs", "3"]) == 0 and train.main(args) == 0
     assert seen == [3, os.cpu_count() or 1]  # default: one per core on a CPU
-    with pytest.raises(ValueError, match="parallel_runs"):
+    with pytest.raises(SystemExit, match="error: parallel_runs"):
         train.main(args + ["--parallel-runs", "0"])
 
 
@@ -290,7 +291,8 @@ def test_ddp_two_processes_on_gloo(tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT.format(tests=str(Path(__file__).parent))))
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          str(script), str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=180)
+                          str(script), str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=180,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
     assert res.returncode == 0, res.stderr[-3000:]
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert all(torch.equal(r0[k], r1[k]) for k in r0)  # the two replicas stayed identical
@@ -347,3 +349,132 @@ def test_fine_tuning_data_mixes_jnd_pairs_1_to_1_with_the_committed_unlabelled_p
         assert torch.equal(x_o, x_j) == (i >= 3)  # an unlabelled image is its own JND image
     n_train = sum(s.split == "train" for s in embedded.embedded_images())
     assert len(list((REPO / corpus.UNLABELLED_DIR).glob("*.png"))) >= n_train  # enough for the quick set
+
+
+def test_cli_bad_data_root_is_one_line_naming_it(tmp_path, capsys):
+    missing = tmp_path / "MISSING"
+    with pytest.raises(SystemExit) as e:
+        train.main(["run", str(tmp_path / "runs" / "r"), "--loss", "baseline", "--metric", "mse", "--quality", "1",
+                    "--data-root", str(missing), "--max-steps", "1", "--init", "scratch", "--device", "cpu",
+                    "--no-progress"])
+    msg = str(e.value.code)
+    assert msg.startswith("error: ") and str(missing) in msg and "\n" not in msg
+
+
+def test_resume_on_a_run_whose_device_is_not_the_cpu_is_exact(tmp_path, monkeypatch):
+    """As on a GPU: the run's device is not where the checkpoint's RNG states can live
+    (simulated with the meta device while the checkpoint is read back)."""
+    cfg = dict(loss="baseline", metric="mse", quality=2, max_steps=4, checkpoint_every=2, **TINY)
+    whole = train.train_run(tmp_path / "whole", dataset=smooth_pairs(), **cfg)
+
+    def kill_after_step_3(step, model, record):
+        if step == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train.train_run(tmp_path / "killed", dataset=smooth_pairs(), callback=kill_after_step_3, **cfg)
+    resume = train._resume
+
+    def on_another_device(run, cfg_, digest):
+        run.dev = torch.device("meta")
+        resume(run, cfg_, digest)
+        run.dev = torch.device("cpu")
+
+    monkeypatch.setattr(train, "_resume", on_another_device)
+    resumed = train.train_run(tmp_path / "killed", dataset=smooth_pairs(), **cfg)
+    a, b = weights(whole), weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class _WhoLoads(torch.utils.data.Dataset):
+    """Items say which worker process loaded them and with what torch seed."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int):
+        return torch.tensor([os.getpid(), torch.initial_seed() % 2**31, i])
+
+
+def _loader_run(rank: int, world: int = 2, workers: int = 1):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(dataset=_WhoLoads(), world=world, rank=rank, local_batch=2, drop_last=True,
+                           dev=torch.device("cpu"), args={"seed": 0, "num_workers": workers})
+
+
+def test_each_rank_draws_its_own_crops_and_workers_persist_over_epochs():
+    seen = {}
+    for rank in (0, 1):
+        run = _loader_run(rank)
+        loader = train._make_loader(run)
+        seen[rank] = [torch.cat(list(train._batches(run, loader, epoch, 0))) for epoch in (0, 1)]
+    pid, worker_seed = {r: {int(v) for e in seen[r] for v in e[:, 0]} for r in seen}, \
+        {r: {int(v) for v in seen[r][0][:, 1]} for r in seen}
+    assert worker_seed[0].isdisjoint(worker_seed[1])  # the ranks' workers are seeded apart
+    assert len(pid[0]) == 1 and len(pid[1]) == 1  # one worker process for both epochs: its cache stays
+    idx = {r: [set(e[:, 2].tolist()) for e in seen[r]] for r in seen}
+    assert idx[0][0].isdisjoint(idx[1][0]) and len(idx[0][0] | idx[1][0]) == 8  # the data split over ranks
+    run = _loader_run(0, world=1, workers=0)
+    loader = train._make_loader(run)
+    assert [int(v) for v in torch.cat(list(train._batches(run, loader, 0, 3)))[:, 2]] == \
+        [int(v) for v in torch.cat(list(train._batches(run, loader, 0, 0)))[6:, 2]]  # a resume skips batches
+
+
+def test_bf16_amp_keeps_latents_means_scales_and_context_in_float32(tmp_path):
+    parts = ("g_a", "h_a", "h_s", "context_prediction", "entropy_parameters", "g_s")
+    seen: dict[str, torch.dtype] = {}
+
+    def watch(step, model, record):
+        if step == 1:  # the next step's forward passes are recorded
+            for name in parts:
+                getattr(model, name).register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, o.dtype))
+            model.gaussian_conditional.register_forward_pre_hook(
+                lambda m, args, kwargs: seen.update(y=args[0].dtype, scales=args[1].dtype,
+                                                    means=kwargs["means"].dtype), with_kwargs=True)
+
+    train.train_run(tmp_path / "r", loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(4),
+                    architecture="cheng2020-attn", N=16, init="scratch", max_steps=2, amp=True, batch_size=2,
+                    progress=False, device="cpu", callback=watch)
+    assert seen["g_s"] == torch.bfloat16  # the autocast still runs the transforms' bulk in bf16
+    assert {k: v for k, v in seen.items() if k != "g_s"} == {
+        k: torch.float32 for k in ("g_a", "h_a", "h_s", "context_prediction", "entropy_parameters", "y", "scales",
+                                   "means")}
+
+
+def test_tensorboard_scalars_beside_the_log(tmp_path, monkeypatch):
+    written: list[tuple[str, float, int]] = []
+
+    class Board:
+        def __init__(self, folder):
+            self.folder = folder
+
+        def add_scalar(self, tag, value, step):
+            written.append((tag, value, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            written.append(("closed", 0.0, 0))
+
+    monkeypatch.setattr(train, "_tensorboard_writer", Board)
+    run = tmp_path / "r"
+    train.train_run(run, loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(4), max_steps=3,
+                    tensorboard=True, **TINY)
+    log = log_lines(run)
+    assert [(t, v, s) for t, v, s in written if t == "train/loss"] == [("train/loss", r["loss"], r["step"])
+                                                                        for r in log]
+    assert {"train/bpp_loss", "train/mse_loss", "train/lr", "train/aux_loss"} <= {t for t, _, _ in written}
+    assert written[-1][0] == "closed"
+
+
+def test_tensorboard_without_the_package_says_how_to_get_it(tmp_path):
+    try:
+        import tensorboard  # noqa: F401
+        pytest.skip("tensorboard is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'jndlc\[tensorboard\]'"):
+        train.train_run(tmp_path / "r", loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(4),
+                        max_steps=1, tensorboard=True, **TINY)

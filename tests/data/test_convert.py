@@ -1,4 +1,5 @@
 import csv
+import inspect
 import subprocess
 
 import numpy as np
@@ -207,3 +208,20 @@ def test_find_ffmpeg_missing(monkeypatch):
     monkeypatch.setattr(convert.shutil, "which", lambda name: None)
     with pytest.raises(FFmpegNotFoundError, match=r"pip install imageio-ffmpeg.*apt install ffmpeg"):
         convert.find_ffmpeg()
+
+
+def test_convert_videoset_takes_every_frame_strideth_frame_by_default(tmp_path, clips):
+    labels = _csv(tmp_path / "v.csv", ["source", "resolution", "qp"], [["SRC001", "1080p", 30], ["SRC002", "720p", 30]])
+    out = convert_videoset(clips, labels, tmp_path / "out", split="train", frame_stride=2, progress=False)
+    stems = [r.stem for r, _ in find_pairs(out / "train")]
+    assert stems == [f"SRC{s}_{r}_f000{f}" for s, r in (("001", "1080p"), ("002", "720p")) for f in (0, 2, 4)]
+    plain = convert_videoset(clips, labels, tmp_path / "plain", frames=(2,), split="train", progress=False)
+    for sub in ("Ref", "JND1"):  # the frame picked by stride is the frame picked by index
+        assert np.array_equal(load_rgb(out / "train" / sub / "SRC001_1080p_f0002.png"),
+                              load_rgb(plain / "train" / sub / "SRC001_1080p_f0002.png"))
+    assert read_json(out / "manifest.json")["frames"] == "every 2th frame of each clip (frame_stride)"
+    split = convert_videoset(clips, labels, tmp_path / "split", frame_stride=2, test_fraction=0.5, progress=False)
+    test = [r.stem for r, _ in find_pairs(split / "test")]
+    assert len(test) == 1 and test[0].endswith("_f0000")  # a test clip gives its first frame only
+    assert len([r for r, _ in find_pairs(split / "train")]) == 3 and read_json(split / "split.json")["test"] == test
+    assert convert.FRAME_STRIDE == 30 and inspect.signature(convert_videoset).parameters["frames"].default is None

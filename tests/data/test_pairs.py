@@ -222,3 +222,21 @@ def test_image_cache_decodes_once_and_keeps_to_its_budget(tmp_path, make_pairs, 
     for _ in range(2):
         small[0]
     assert len(calls) == 3 and small.cache.used == 64 * 64 * 3  # Ref cached, JND1 decoded each time
+
+
+def test_decode_cache_decodes_each_image_once_across_processes_and_reads_crops_mapped(tmp_path, make_pairs,
+                                                                                        monkeypatch):
+    from jndlc_helpers.data import pairs as pairs_mod
+
+    root = make_pairs(["a", "b"], size=(96, 80))
+    plain = JNDPairDataset(root, "train", patch_size=32, seed=3)
+    want = [plain[i] for i in (0, 1, 0)]
+    calls = []
+    real = pairs_mod._load
+    monkeypatch.setattr(pairs_mod, "_load", lambda p: calls.append(p) or real(p))
+    for _ in range(2):  # two datasets: two worker processes, or two runs of a grid
+        ds = JNDPairDataset(root, "train", patch_size=32, seed=3, cache_bytes=0, decode_cache=tmp_path / "dec")
+        got = [ds[i] for i in (0, 1, 0)]
+        assert all(torch.equal(a, b) for w, g in zip(want, got) for a, b in zip(w, g))
+    assert len(calls) == 4  # each Ref and JND1 decoded once, by the first dataset
+    assert isinstance(ds.cache.load(ds.pairs[0][0]), np.memmap) and len(list((tmp_path / "dec").glob("*.npy"))) == 4

@@ -96,3 +96,31 @@ def test_missing_jnd_quality_and_unknown_interp():
     assert per.set_index("image").loc["a", "status"] == "no JND quality for this image"
     with pytest.raises(ValueError, match="interp"):
         S.rate_at_quality([0.1, 0.2], [30, 31], 30.5, interp="cubic")
+
+
+def test_common_image_column_compares_methods_on_the_same_images():
+    df, jnd = curves()
+    fwl = df[df["method"] == "iwl"].assign(method="fwl")
+    fwl.loc[fwl["image"] == "c", "psnr"] -= 3.0  # c's q_J (35.5) now lies above fwl's curve (33.0 at most)
+    fwl.loc[fwl["image"] == "a", "bpp"] *= 0.5  # fwl saves 60% on a, 20% on b
+    per, summary = S.bsjnd(pd.concat([df, fwl], ignore_index=True), jnd, ["iwl", "fwl"], families=["mse"])
+    s = summary.set_index("key")
+    assert (s.loc["iwl-mse", "n_used"], s.loc["fwl-mse", "n_used"]) == (3, 2)  # iwl: a b c; fwl: a b
+    assert (s.loc["iwl-mse", "n_common"], s.loc["fwl-mse", "n_common"]) == (2, 2)
+    assert s.loc["iwl-mse", "mean_common"] == pytest.approx(-20.0)
+    assert s.loc["fwl-mse", "mean_common"] == pytest.approx(np.mean([-60.0, -20.0]))
+    assert S.common_images(per) == {("mse", "baseline", "psnr", "pchip"): {"a", "b"}}
+
+
+def test_jod_targets_threshold_for_proxy_labels_measured_jod_for_human_labels():
+    df, jnd = curves()
+    jnd = jnd.assign(jod=[8.2, 8.9, 9.4, 7.7])
+    assert S.jod_targets(jnd, "cvvdp", 1.0)["jod"].tolist() == [9.0] * 4  # the proxy label's definition
+    for labeller in ("human (VideoSet JND1)", "namm"):
+        assert S.jod_targets(jnd, labeller, 1.0)["jod"].tolist() == [8.2, 8.9, 9.4, 7.7]
+    with pytest.raises(ValueError, match="measured JND1 JOD"):
+        S.jod_targets(jnd.drop(columns="jod"), "human (VideoSet JND1)", 1.0)
+    jod_df = df.assign(jod=df["psnr"] / 4)  # JOD curves 7.5 .. 9
+    per, _ = S.bsjnd(jod_df, S.jod_targets(jnd, "human (VideoSet JND1)", 1.0), ["iwl"], families=["mse"],
+                     metric="jod")
+    assert per.set_index("image")["q_jnd"].tolist() == [8.2, 8.9, 9.4, 7.7]

@@ -267,3 +267,25 @@ def test_replicates_of_one_model_are_kept_apart_by_seed(tmp_path):
     assert len(calls) == 2  # both seeds done: nothing redone
     df.drop(columns="seed").to_csv(tmp_path / "old.csv", index=False)
     assert set(E.read_table(tmp_path / "old.csv")["seed"]) == {0}
+
+
+def test_a_retrained_model_is_evaluated_again_and_its_rows_replaced(tmp_path):
+    from jndlc_helpers.codec.checkpoint import save_checkpoint
+
+    img = {"a": smooth_image(40, 48, 0), "b": smooth_image(40, 48, 1)}
+    ckpt = tmp_path / "iwl-mse-q1" / "checkpoint.pth.tar"
+    save_checkpoint(ckpt, tiny_model(seed=1), step=100)
+    jobs = [{"method": "iwl", "family": "mse", "quality": 1, "checkpoint": ckpt}] + E.anchor_jobs(["jpeg"], [50])
+    out, calls = tmp_path / "rd.csv", []
+    first = E.evaluate_all(jobs, img, out, loader=_loader(calls), progress=False)
+    learned = first[first["family"] == "mse"]
+    assert set(learned["checkpoint_step"]) == {100} and learned["checkpoint_digest"].str.len().eq(16).all()
+    assert set(first.loc[first["family"] == "anchor", "checkpoint_digest"]) == {""}
+    E.evaluate_all(jobs, img, out, loader=_loader(calls), progress=False)
+    assert len(calls) == 1  # the same checkpoint: not evaluated again
+    save_checkpoint(ckpt, tiny_model(seed=2), step=250)  # retrained (or extended) in the same run folder
+    again = E.evaluate_all(jobs, img, out, loader=_loader(calls), progress=False)
+    assert len(calls) == 2 and len(again) == 4  # re-evaluated, rows replaced, anchors kept
+    new = again[again["family"] == "mse"]
+    assert set(new["checkpoint_step"]) == {250} and set(new["checkpoint_digest"]).isdisjoint(learned["checkpoint_digest"])
+    assert not np.allclose(new["bpp_est"].to_numpy(), learned["bpp_est"].to_numpy())

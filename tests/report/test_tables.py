@@ -140,3 +140,18 @@ def test_results_markdown_summarises_a_published_run(tmp_path):
     assert row[1:4] == ["-3.50 [-4.7, -2.2]", "-", "-0.09 [-0.3, 0.1]"]
     assert row[5] == "-5.80 / -4.10" and row[6] == "-3.30 [-4.8, -1.9] (11 of 13)" and row[7] == "-"
     assert row[8] == "-9.25 |"
+
+
+def test_table_ii_has_the_common_image_column_and_names_the_jod_target():
+    from jndlc_helpers.evaluation import bsjnd
+
+    summary = pd.DataFrame([
+        {"method": "iwl", "family": "mse", "key": "iwl-mse", "baseline": "baseline-pretrained", "metric": "psnr",
+         "interpolation": "pchip", "mean": -20.0, "median": -20.0, "low": -25.0, "high": -15.0,
+         "interval": "per-image range", "n_boot": 0, "n_images": 4, "n_used": 3, "n_out_of_range": 1,
+         "status": "", "mean_common": -18.0, "n_common": 2}], columns=bsjnd.SUMMARY_COLUMNS)
+    t = T.table_ii(summary, "baseline-pretrained").set_index("key")
+    assert (t.loc["iwl-mse", "common"], t.loc["iwl-mse", "n_common"]) == (-18.0, 2)
+    human = {"labeller": "human (VideoSet JND1)", "jod_display": "standard_fhd", "jod_threshold": 9.0}
+    assert "JOD of that image's JND1 image" in T.jod_text(human)
+    assert "JOD = 9 (10 - tau" in T.jod_text({**human, "labeller": "cvvdp"})

@@ -34,6 +34,7 @@ run_dir = ""  # empty means runs/PROFILE
 bootstrap = None  # bootstrap resamples for the 95% intervals
 jpeg_steps = None  # training steps per preprocessor (None: the profile's)
 jpeg_weights = None  # folder of trained weights to load instead of training (None: the profile's)
+widget = True
 
 # %%
 from IPython.display import Image, Markdown, display
@@ -76,3 +77,16 @@ display(Markdown(steps.jpeg_path(P, "figures", "bs_jnd.md").read_text()))
 
 # %%
 Image(filename=str(steps.figure_rd(P, rd)))
+
+# %% [markdown]
+# ## Plain JPEG beside preprocessed JPEG (needs a live kernel)
+#
+# The same quality factor on both sides: the preprocessed file is smaller (the readout
+# gives bpp, PSNR and MS-SSIM of each); pick a higher quality factor on the right to
+# compare at about equal bpp.
+
+# %%
+if widget:
+    from jndlc_helpers.report.widgets import ComparisonWidget
+
+    display(ComparisonWidget(steps.gallery(P, rd, weights), left="jpeg", right="preproc-baseline").widget)

@@ -18,6 +18,7 @@ rounding keeps them; JPEG itself, its tables and the decoder are unchanged.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from functools import lru_cache
@@ -32,7 +33,9 @@ from .rate import RateProxy, rgb_tensor
 # RGB squared error (mean over the 3 channels) per unit error in Cb and in Cr
 COLOUR_WEIGHT = ((0.344136286**2 + 1.772**2) / 3, (1.402**2 + 0.714136286**2) / 3)
 SLOPE_STEP = 5  # quality factors either side for the local slope
-DEFAULT_MULTIPLIER = 0.7
+DEFAULT_MULTIPLIER = 0.7  # chosen on the training images (benchmarks/NOTES_jpeg_preprocessing.md)
+CACHE_SIZE = 16
+_CHROMA_CACHE: dict[str, torch.Tensor] = {}
 
 
 @lru_cache(maxsize=1)
@@ -68,6 +71,17 @@ def precompensate_chroma(ycc: torch.Tensor, steps: int = 20) -> torch.Tensor:
     return c
 
 
+def _precompensated(ycc: torch.Tensor) -> torch.Tensor:
+    """``precompensate_chroma``, remembered for the last few images: it does not depend on
+    the quality factor, and an evaluation codes each image at many."""
+    key = hashlib.sha1(ycc.detach().cpu().numpy().tobytes()).hexdigest()
+    if key not in _CHROMA_CACHE:
+        if len(_CHROMA_CACHE) >= CACHE_SIZE:
+            _CHROMA_CACHE.pop(next(iter(_CHROMA_CACHE)))
+        _CHROMA_CACHE[key] = precompensate_chroma(ycc)
+    return _CHROMA_CACHE[key]
+
+
 def targets(x: torch.Tensor, quality: int, precompensate: bool = True) -> S.Coefficients:
     """The coefficients (in steps) the decisions start from: JPEG's own, or with the
     chroma pre-compensated."""
@@ -75,7 +89,7 @@ def targets(x: torch.Tensor, quality: int, precompensate: bool = True) -> S.Coef
         return S.analyse(x, quality)
     ycc = S.rgb_to_ycc(S.pad_to_mcu(x))
     ql, qc = S.quant_tables(quality)
-    chroma = precompensate_chroma(ycc)
+    chroma = _precompensated(ycc) if x.shape[0] == 1 else precompensate_chroma(ycc)
     return S.Coefficients(S.block_dct(ycc[:, :1] - 128) / ql.view(1, 1, 64, 1, 1),
                           S.block_dct(chroma - 128) / qc.view(1, 1, 64, 1, 1))
 

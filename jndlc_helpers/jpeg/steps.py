@@ -206,6 +206,29 @@ def figure_rd(P: dict[str, Any], rd: pd.DataFrame):
     return paths[0]
 
 
+def gallery(P: dict[str, Any], rd: pd.DataFrame, weights: dict[str, Path], family: str = "mse"):
+    """Plain JPEG, the classical anchor and the baseline-loss preprocessor decoded at every
+    quality factor (jpeg/recon/<family>/<method>/q<quality>/<image>.png, kept), as a
+    ``report.widgets.Gallery`` for the comparison widget."""
+    from . import evaluate as JE
+    from ..data import pairs
+    from ..files import save_png
+    from ..report import widgets
+
+    rate = proxy()
+    methods = {"jpeg": JE.plain_jpeg, "classical": JE.classical_method(rate),
+               "preproc-baseline": JE.learned_method(weights[f"baseline-{family}"], rate)}
+    refs = {ref.stem: ref for ref, _ in pairs.find_pairs(Path(P["data_root"]) / "test")}
+    images = test_images(P)
+    for method, fn in methods.items():
+        for q in P["jpeg_qualities"]:
+            for name, rgb in images.items():
+                out = jpeg_path(P, "recon", family, method, f"q{q}", f"{name}.png")
+                if not out.exists():
+                    save_png(out, JE.code_image(rgb, fn, q)["rgb"], compress_level=1)
+    return widgets.gallery_from_folder(jpeg_path(P, "recon"), rd, {k: str(v) for k, v in refs.items()})
+
+
 def run(P: dict[str, Any], progress: bool = True) -> dict[str, Any]:
     """Every step above, in order; returns the tables and the figure's path."""
     weights = train_all(P, progress)

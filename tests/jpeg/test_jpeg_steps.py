@@ -2,7 +2,6 @@
 import json
 from pathlib import Path
 
-import papermill as pm
 import pytest
 
 from jndlc_helpers import config
@@ -27,8 +26,13 @@ def test_smoke_steps_write_every_table(tmp_path, make_pairs):
         text = steps.jpeg_path(P, "figures", name).read_text()
         assert "proxy JND labels" in text and str(tmp_path) not in text
     assert out["figure"].is_file()
-    again = steps.evaluate_all(P, steps.train_all(P, progress=False), progress=False)  # all cached
+    weights = steps.train_all(P, progress=False)  # done: loaded, not retrained
+    again = steps.evaluate_all(P, weights, progress=False)  # all rows cached
     assert len(again) == len(rd)
+    g = steps.gallery(P, rd, weights)
+    assert set(g.options("method")) == {"jpeg", "classical", "preproc-baseline"}
+    row = g.row("c", "preproc-baseline", "mse", 30)
+    assert row["bpp"] == rd[(rd.image == "c") & (rd.method == "preproc-baseline") & (rd.quality == 30)]["bpp"].iloc[0]
 
 
 def test_unknown_knobs_and_profiles_are_named():
@@ -41,13 +45,14 @@ def test_unknown_knobs_and_profiles_are_named():
 
 def test_notebook_parameters_and_no_outputs():
     import jupytext
+    import papermill as pm
 
     nb = json.loads(NB.read_text())
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb["cells"] if c["cell_type"] == "code")
     declared = pm.inspect_notebook(str(NB))
-    knobs = set(declared) - {"profile", "run_dir"}
+    knobs = set(declared) - {"profile", "run_dir", "widget"}
     assert knobs <= set(steps.JPEG_PROFILES["quick"]) | set(config.PROFILES["quick"])
     assert all(declared[k]["default"] == "None" for k in knobs)
     py = jupytext.read(NB.with_suffix(".py"))

@@ -12,10 +12,11 @@ from .._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "simulator": ("simulate", "quant_tables", "analyse", "synthesise"),
-    "bitstream": ("read_coefficients",),
+    "bitstream": ("read_coefficients", "JPEGFormatError"),
     "rate": ("RateProxy", "fit_rate_proxy"),
     "preprocess": ("Preprocessor", "preprocess_image"),
     "classical": ("classical_preprocess",),
     "train": ("train_preprocessor",),
-    "evaluate": ("evaluate_jpeg_methods",),
+    "evaluate": ("evaluate_methods", "MethodSpec"),
+    "steps": ("jpeg_params", "JPEG_PROFILES"),
 })

@@ -10,18 +10,19 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from . import classical as C
 from . import preprocess as PP
-from .rate import RateProxy
+from .rate import RateProxy, default_proxy_path
 from ..evaluation import evaluate as E
 from ..evaluation import metrics as M
-from ..files import atomic_write
+from ..files import atomic_write, save_png
 
 Method = Callable[[np.ndarray, int], np.ndarray]  # (original, quality) -> image handed to JPEG
 ANCHOR_METHODS = ("jpeg", "classical")
@@ -56,36 +57,62 @@ def code_image(rgb: np.ndarray, method: Method, quality: int) -> dict:
             "enc_s": enc_s, "dec_s": time.perf_counter() - t0}
 
 
-def _rows(name: str, rgb: np.ndarray, method: str, families: Sequence[str], fn: Method,
-          quality: int, jod: bool) -> list[dict]:
-    r = code_image(rgb, fn, quality)
-    m = M.image_metrics(rgb, r["rgb"], jod=jod, display=E.JOD_DISPLAY)
-    row = {"image": name, "method": method, "quality": quality, "lmbda": math.nan, "bpp": r["bpp"],
-           "bpp_est": math.nan, **{k: m[k] for k in ("psnr", "ms_ssim", "ms_ssim_db", "jod")},
-           "enc_s": r["enc_s"], "dec_s": r["dec_s"]}
-    return [{**row, "family": f} for f in families]
+@dataclass(frozen=True)
+class MethodSpec:
+    """How to make a method's image, picklable (for worker processes): ``kind`` is
+    'jpeg', 'classical' or 'learned' (with ``weights``); ``families`` its table rows."""
+
+    families: tuple[str, ...]
+    kind: str
+    weights: str | None = None
+
+    def build(self) -> Method:
+        if self.kind == "jpeg":
+            return plain_jpeg
+        if self.kind == "classical":
+            return classical_method(RateProxy.load(default_proxy_path()))
+        if self.kind == "learned" and self.weights:
+            return learned_method(self.weights, RateProxy.load(default_proxy_path()))
+        raise ValueError(f"method kind must be 'jpeg', 'classical' or 'learned' with weights, got {self}")
 
 
-def evaluate_methods(images: Mapping[str, np.ndarray], methods: Mapping[str, tuple[Sequence[str], Method]],
-                     qualities: Iterable[int], csv: str | os.PathLike | None = None, jod: bool = False,
-                     progress: bool = False) -> pd.DataFrame:
-    """One row per (image, method, family, quality); ``methods``: name -> (families, fn).
-    With ``csv``, finished methods are read back instead of recomputed (resumable) and
-    the table is written atomically after each method."""
+def _method_rows(task: tuple) -> list[dict]:
+    """Every row of one method: each image at each quality factor (decoded images of the
+    first family saved under ``recon`` when given)."""
+    method, spec, images, qualities, jod, recon = task
+    fn, rows = spec.build(), []
+    for name, rgb in images.items():
+        for q in qualities:
+            r = code_image(rgb, fn, q)
+            if recon:
+                save_png(Path(recon) / spec.families[0] / method / f"q{q}" / f"{name}.png", r["rgb"], compress_level=1)
+            m = M.image_metrics(rgb, r["rgb"], jod=jod, display=E.JOD_DISPLAY)
+            row = {"image": name, "method": method, "quality": q, "lmbda": math.nan, "bpp": r["bpp"],
+                   "bpp_est": math.nan, **{k: m[k] for k in ("psnr", "ms_ssim", "ms_ssim_db", "jod")},
+                   "enc_s": r["enc_s"], "dec_s": r["dec_s"]}
+            rows += [{**row, "family": f} for f in spec.families]
+    return rows
+
+
+def evaluate_methods(images: Mapping[str, np.ndarray], methods: Mapping[str, MethodSpec], qualities: Iterable[int],
+                     csv: str | os.PathLike | None = None, jod: bool = False, progress: bool = False,
+                     workers: int = 1, recon: str | os.PathLike | None = None) -> pd.DataFrame:
+    """One row per (image, method, family, quality), methods over ``workers`` processes.
+    With ``csv``, methods already complete there are read back instead of recomputed
+    (resumable) and the table is written atomically as each method finishes."""
     from tqdm.auto import tqdm
 
+    from .. import parallel
+
     qualities = [int(q) for q in qualities]
-    done = E.read_table(csv) if csv and Path(csv).is_file() else pd.DataFrame(columns=E.COLUMNS)
-    frames = [done]
-    for method, (families, fn) in methods.items():
-        have = done[done["method"] == method]
-        if len(have) == len(images) * len(qualities) * len(families):
-            continue
-        frames = [f[f["method"] != method] for f in frames]
-        rows = [row for name, rgb in tqdm(images.items(), desc=method, disable=not progress)
-                for q in qualities for row in _rows(name, rgb, method, families, fn, q, jod)]
-        frames.append(pd.DataFrame(rows, columns=E.COLUMNS))
+    table = E.read_table(csv) if csv and Path(csv).is_file() else pd.DataFrame(columns=E.COLUMNS)
+    todo = [m for m, spec in methods.items()
+            if (table["method"] == m).sum() != len(images) * len(qualities) * len(spec.families)]
+    table = table[~table["method"].isin(todo)]
+    tasks = [(m, methods[m], dict(images), qualities, jod, str(recon) if recon else None) for m in todo]
+    for _, rows in tqdm(parallel.imap(_method_rows, tasks, workers), total=len(tasks), desc="methods",
+                        disable=not progress):
+        table = pd.concat([table, pd.DataFrame(rows, columns=E.COLUMNS)], ignore_index=True)
         if csv:
-            table = pd.concat(frames, ignore_index=True)
             atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.10g"))
-    return pd.concat(frames, ignore_index=True)[E.COLUMNS]
+    return table[E.COLUMNS]

@@ -127,7 +127,7 @@ def rgb_tensor(rgb: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> [1, 3, H, W] float on the 8-bit scale."""
     arr = np.asarray(rgb)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {arr.dtype} {arr.shape}")
+        raise ValueError(f"rgb must be an (H, W, 3) uint8 RGB image, got {arr.dtype} {arr.shape}")
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float()
 
 

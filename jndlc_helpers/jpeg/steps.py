@@ -37,7 +37,9 @@ JPEG_PROFILES: dict[str, dict[str, Any]] = {
     # with the standard recipe by benchmarks/bench_jpeg_preprocessing.py) and evaluates
     # six quality factors without JOD: about 1.5 min on 2 cores
     "quick": {**copy.deepcopy(_STANDARD), "jpeg_qualities": [20, 35, 50, 65, 80, 90],
-              "jpeg_losses": {"mse": ["baseline", "iwl", "iwl-hinge", "fwl"], "ms-ssim": ["baseline"]},
+              # IWL is left to the standard recipe: its preprocessor is the baseline's, weight
+              # for weight (eq. 7 only shifts the loss by a constant; same seed, same data)
+              "jpeg_losses": {"mse": ["baseline", "iwl-hinge", "fwl"], "ms-ssim": ["baseline"]},
               "jpeg_weights": f"{SHIPPED}/quick", "jpeg_jod": False},
     "smoke": {**copy.deepcopy(_STANDARD), "jpeg_losses": {"mse": ["baseline", "iwl"]}, "jpeg_qualities": [30, 70],
               "jpeg_steps": 3, "jpeg_batch_size": 2, "jpeg_patch_size": 32, "jpeg_jod": False},
@@ -64,12 +66,17 @@ def jpeg_path(P: dict[str, Any], *parts: str) -> Path:
 
 
 def provenance(P: dict[str, Any]) -> dict[str, Any]:
-    """The run's provenance with this step's own budget (the label flags proxy JND labels)."""
+    """The run's provenance with this step's own model, data and budget (the label still
+    flags proxy JND labels and offline FWL features)."""
     from ..pipeline import prov
 
-    out = prov(P)
-    out["budget"] = (f"JPEG preprocessors: {P['jpeg_steps']} steps, batch {P['jpeg_batch_size']}, "
+    out = prov({**P, "jod": P["jpeg_jod"]})
+    out["model"] = "JPEG preprocessor (block-grid network) before Pillow's JPEG 4:2:0"
+    out["data"] = out["data"].replace(" (1:1)", " (images drawn uniformly)")
+    out["budget"] = (f"{P['jpeg_steps']} steps, batch {P['jpeg_batch_size']}, "
                      f"patch {P['jpeg_patch_size']}, lr {P['jpeg_lr']:g}")
+    if P.get("jpeg_weights"):
+        out["budget"] += f" (weights loaded from {P['jpeg_weights']})"
     return out
 
 
@@ -84,7 +91,10 @@ def _shipped(P: dict[str, Any], name: str) -> Path | None:
     if not folder:
         return None
     path = Path(folder) if Path(folder).is_absolute() else PACKAGE_PARENT / folder
-    return path / f"{name}.pt" if (path / f"{name}.pt").is_file() else None
+    if (path / f"{name}.pt").is_file():
+        return path / f"{name}.pt"
+    print(f"jpeg_weights={folder!r} has no {name}.pt: training it here instead", flush=True)
+    return None
 
 
 def training_images(P: dict[str, Any]):
@@ -126,17 +136,18 @@ def test_images(P: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_all(P: dict[str, Any], weights: dict[str, Path], progress: bool = True) -> pd.DataFrame:
-    """The per-image table of plain JPEG, the classical anchor and every preprocessor."""
-    from . import evaluate as JE
+    """The per-image table of plain JPEG, the classical anchor and every preprocessor
+    (methods side by side over ``parallel_runs`` processes); decoded images under jpeg/recon/."""
+    from .evaluate import MethodSpec, evaluate_methods
+    from ..pipeline import parallel_runs
 
-    rate = proxy()
-    families = list(P["jpeg_losses"])
-    methods = {"jpeg": (families, JE.plain_jpeg), "classical": (families, JE.classical_method(rate))}
+    families = tuple(P["jpeg_losses"])
+    methods = {"jpeg": MethodSpec(families, "jpeg"), "classical": MethodSpec(families, "classical")}
     for name, path in weights.items():
         loss, metric = name.split("-", 1) if not name.startswith("iwl-hinge") else ("iwl-hinge", name[10:])
-        methods[f"preproc-{loss}-{metric}"] = ([metric], JE.learned_method(path, rate))
-    df = JE.evaluate_methods(test_images(P), methods, P["jpeg_qualities"], jpeg_path(P, "results", "rd.csv"),
-                             jod=P["jpeg_jod"], progress=progress)
+        methods[f"preproc-{loss}-{metric}"] = MethodSpec((metric,), "learned", str(path))
+    df = evaluate_methods(test_images(P), methods, P["jpeg_qualities"], jpeg_path(P, "results", "rd.csv"),
+                          jod=P["jpeg_jod"], progress=progress, workers=parallel_runs(P), recon=jpeg_path(P, "recon"))
     return _by_loss(df)
 
 
@@ -163,6 +174,7 @@ def bd_rate_tables(P: dict[str, Any], rd: pd.DataFrame) -> pd.DataFrame:
     bd = bdrate.bd_rate_table(rd, proposed, anchors=["jpeg", "classical", "preproc-baseline"],
                               families=list(P["jpeg_losses"]), metrics=metrics, methods=("pchip",),
                               aggregates=("average-curve",), n_boot=P["bootstrap"], seed=P["seed"])
+    bd = bd[~((bd["anchor"] == "preproc-baseline") & bd["method"].isin(["classical"]))].reset_index(drop=True)
     bd.to_csv(jpeg_path(P, "results", "bd_rate.csv"), index=False)
     _markdown(P, bd, "bd_rate", ["method", "family", "anchor", "metric", "bd_rate", "low", "high", "interval", "reason"],
               "BD-rate (%, PCHIP, average curve; negative = fewer bits) with real Pillow JPEG bitstreams")
@@ -217,7 +229,7 @@ def gallery(P: dict[str, Any], rd: pd.DataFrame, weights: dict[str, Path], famil
 
     rate = proxy()
     methods = {"jpeg": JE.plain_jpeg, "classical": JE.classical_method(rate),
-               "preproc-baseline": JE.learned_method(weights[f"baseline-{family}"], rate)}
+               f"preproc-baseline-{family}": JE.learned_method(weights[f"baseline-{family}"], rate)}
     refs = {ref.stem: ref for ref, _ in pairs.find_pairs(Path(P["data_root"]) / "test")}
     images = test_images(P)
     for method, fn in methods.items():
@@ -226,7 +238,11 @@ def gallery(P: dict[str, Any], rd: pd.DataFrame, weights: dict[str, Path], famil
                 out = jpeg_path(P, "recon", family, method, f"q{q}", f"{name}.png")
                 if not out.exists():
                     save_png(out, JE.code_image(rgb, fn, q)["rgb"], compress_level=1)
-    return widgets.gallery_from_folder(jpeg_path(P, "recon"), rd, {k: str(v) for k, v in refs.items()})
+    g = widgets.gallery_from_folder(jpeg_path(P, "recon"), rd, {k: str(v) for k, v in refs.items()})
+    g.table = _by_loss(g.table.drop(columns=["bpp", "psnr", "ms_ssim", "jod"])).merge(
+        rd[["image", "method", "family", "quality", "bpp", "psnr", "ms_ssim", "jod"]],
+        on=["image", "method", "family", "quality"], how="left")
+    return g
 
 
 def run(P: dict[str, Any], progress: bool = True) -> dict[str, Any]:

@@ -13,8 +13,8 @@ NB = Path(__file__).resolve().parents[2] / "notebooks" / "07_jpeg_preprocessing.
 def test_smoke_steps_write_every_table(tmp_path, make_pairs):
     root = make_pairs(["a", "b"], split="train", size=(64, 48))
     make_pairs(["c", "d"], split="test", size=(64, 48), root=root)
-    P = steps.jpeg_params({**config.profile("smoke", data_root=str(root)), "run_dir": str(tmp_path / "run")},
-                          jpeg_steps=2)
+    P = steps.jpeg_params({**config.profile("smoke", data_root=str(root), parallel_runs=1),
+                           "run_dir": str(tmp_path / "run")}, jpeg_steps=2)
     out = steps.run(P, progress=False)
     rd = out["rd"]
     assert set(rd["method"]) == {"jpeg", "classical", "preproc-baseline", "preproc-iwl"}
@@ -30,9 +30,20 @@ def test_smoke_steps_write_every_table(tmp_path, make_pairs):
     again = steps.evaluate_all(P, weights, progress=False)  # all rows cached
     assert len(again) == len(rd)
     g = steps.gallery(P, rd, weights)
-    assert set(g.options("method")) == {"jpeg", "classical", "preproc-baseline"}
+    assert set(g.options("method")) == {"jpeg", "classical", "preproc-baseline", "preproc-iwl"}
     row = g.row("c", "preproc-baseline", "mse", 30)
     assert row["bpp"] == rd[(rd.image == "c") & (rd.method == "preproc-baseline") & (rd.quality == 30)]["bpp"].iloc[0]
+
+
+def test_method_specs_travel_to_worker_processes():
+    import pickle
+
+    from jndlc_helpers.jpeg.evaluate import MethodSpec
+
+    spec = MethodSpec(("mse",), "classical")
+    assert pickle.loads(pickle.dumps(spec)) == spec and callable(spec.build())
+    with pytest.raises(ValueError, match="method kind"):
+        MethodSpec(("mse",), "learned").build()
 
 
 def test_unknown_knobs_and_profiles_are_named():

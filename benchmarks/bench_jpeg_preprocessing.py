@@ -7,7 +7,9 @@ One run measures, side by side on the 13 test images:
 - every preprocessor of the standard recipe (``jpeg.steps.JPEG_PROFILES``), trained
   here (the weights are copied to data/jpeg_preprocessors/quick/ for the quick chain);
 - plain JPEG, the classical anchor and every preprocessor at quality factors 20-90:
-  BD-rate (PCHIP, average curve, bootstrap 95% over images) and BS_JND.
+  BD-rate (PCHIP, average curve, bootstrap 95% over images) and BS_JND;
+- the rounding surrogate: the MSE preprocessor trained through a straight-through
+  rounding instead of the expected-cost relaxation.
 
 The headline value is the MSE-trained preprocessor's rate relative to plain JPEG at
 equal PSNR (1 + BD-rate/100): below 1 is better.
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from common import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,10 +140,32 @@ def main() -> None:
     rd = steps.evaluate_all(P, weights, progress=True)
     eval_s = time.perf_counter() - t
     bd, bs = steps.bd_rate_tables(P, rd), steps.bs_jnd_tables(P, rd)
-    report(P, bd, bs, fidelity, corr, times, train_s, eval_s)
+    surrogate = surrogate_comparison(P, rd)
+    report(P, bd, bs, fidelity, corr, times, train_s, eval_s, surrogate)
 
 
-def report(P, bd, bs, fidelity, corr, times, train_s, eval_s) -> None:
+def surrogate_comparison(P: dict, rd) -> dict:
+    """The MSE preprocessor trained through a straight-through rounding surrogate instead
+    of the expected-cost relaxation (same data, budget, seed), against plain JPEG."""
+    from jndlc_helpers.evaluation import bdrate
+    from jndlc_helpers.jpeg.evaluate import MethodSpec, evaluate_methods
+    from jndlc_helpers.jpeg.train import TrainConfig, train_preprocessor
+
+    cfg = TrainConfig(loss="baseline", metric="mse", steps=P["jpeg_steps"], batch_size=P["jpeg_batch_size"],
+                      patch_size=P["jpeg_patch_size"], qualities=P["jpeg_qualities"], lr=P["jpeg_lr"],
+                      seed=P["jpeg_seed"], surrogate="straight-through")
+    w = train_preprocessor(steps.jpeg_path(P, "models", "baseline-mse-straight-through"), steps.training_images(P),
+                           cfg, steps.proxy())
+    st = evaluate_methods(steps.test_images(P), {"preproc-baseline-st": MethodSpec(("mse",), "learned", str(w))},
+                          P["jpeg_qualities"])
+    both = pd.concat([rd, st], ignore_index=True)
+    bd = bdrate.bd_rate_table(both, ["preproc-baseline-st", "preproc-baseline"], anchors=["jpeg"], families=["mse"],
+                              metrics=["psnr"], methods=("pchip",), aggregates=("average-curve",),
+                              n_boot=P["bootstrap"], seed=P["seed"])
+    return {m: bd_value(bd, m, "mse", "jpeg", "psnr") for m in ("preproc-baseline-st", "preproc-baseline")}
+
+
+def report(P, bd, bs, fidelity, corr, times, train_s, eval_s, surrogate) -> None:
     mse = bd_value(bd, "preproc-baseline", "mse", "jpeg", "psnr")
     ms = bd_value(bd, "preproc-baseline", "ms-ssim", "jpeg", "ms_ssim_db")
     classical = bd_value(bd, "classical", "mse", "jpeg", "psnr")
@@ -164,6 +189,8 @@ def report(P, bd, bs, fidelity, corr, times, train_s, eval_s) -> None:
         simulator_psnr_vs_pillow=fidelity["simulator_psnr_vs_pillow"], simulator=fidelity,
         rate_estimate_spearman=corr["spearman"], rate_estimate=corr,
         per_loss=per_loss(bd, bs, P["jpeg_losses"]),
+        rounding_surrogate_bd_rate_vs_jpeg_psnr={"expected-cost relaxation": surrogate["preproc-baseline"],
+                                                 "straight-through": surrogate["preproc-baseline-st"]},
         training_time_s=times, training_time_total_s=train_s, evaluation_time_s=eval_s,
         recipe={k: P[k] for k in ("jpeg_steps", "jpeg_batch_size", "jpeg_lr", "jpeg_patch_size", "jpeg_qualities",
                                   "jpeg_seed", "feature_extractor")},

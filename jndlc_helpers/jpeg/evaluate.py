@@ -22,7 +22,7 @@ from . import preprocess as PP
 from .rate import RateProxy, default_proxy_path
 from ..evaluation import evaluate as E
 from ..evaluation import metrics as M
-from ..files import atomic_write, save_png
+from ..files import atomic_write, read_json, save_png, write_json
 
 Method = Callable[[np.ndarray, int], np.ndarray]  # (original, quality) -> image handed to JPEG
 ANCHOR_METHODS = ("jpeg", "classical")
@@ -66,6 +66,13 @@ class MethodSpec:
     kind: str
     weights: str | None = None
 
+    def key(self) -> str:
+        """What the method's rows depend on: its kind, families and the weights' content."""
+        from ..files import file_digest
+
+        digest = file_digest(self.weights)[:16] if self.weights else ""
+        return f"{self.kind}|{','.join(self.families)}|{digest}"
+
     def build(self) -> Method:
         if self.kind == "jpeg":
             return plain_jpeg
@@ -106,8 +113,11 @@ def evaluate_methods(images: Mapping[str, np.ndarray], methods: Mapping[str, Met
 
     qualities = [int(q) for q in qualities]
     table = E.read_table(csv) if csv and Path(csv).is_file() else pd.DataFrame(columns=E.COLUMNS)
+    keys_path = Path(f"{csv}.methods.json") if csv else None
+    keys = read_json(keys_path) if keys_path and keys_path.is_file() else {}
     todo = [m for m, spec in methods.items()
-            if (table["method"] == m).sum() != len(images) * len(qualities) * len(spec.families)]
+            if (table["method"] == m).sum() != len(images) * len(qualities) * len(spec.families)
+            or keys.get(m) != f"{spec.key()}|jod={jod}"]  # other weights or settings: redone
     table = table[~table["method"].isin(todo)]
     tasks = [(m, methods[m], dict(images), qualities, jod, str(recon) if recon else None) for m in todo]
     for _, rows in tqdm(parallel.imap(_method_rows, tasks, workers), total=len(tasks), desc="methods",
@@ -115,4 +125,6 @@ def evaluate_methods(images: Mapping[str, np.ndarray], methods: Mapping[str, Met
         table = pd.concat([table, pd.DataFrame(rows, columns=E.COLUMNS)], ignore_index=True)
         if csv:
             atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.10g"))
+            keys[rows[0]["method"]] = f"{methods[rows[0]['method']].key()}|jod={jod}"
+            write_json(keys_path, keys)
     return table[E.COLUMNS]

@@ -30,6 +30,7 @@ from .rate import RateProxy, expected_bits
 from ..files import atomic_write, load_rgb, write_json
 
 MSSSIM_PATCH = 192  # pytorch-msssim's 5 scales need > 160 px
+SURROGATES = ("expected", "straight-through")
 
 
 @dataclass
@@ -49,6 +50,9 @@ class TrainConfig:
     checkpoint_every: int = 50
     fwl_weight: float = 0.9
     features: str = "nlpd"
+    # "expected": the expected-cost relaxation; "straight-through": hard levels forward,
+    # the ramp's gradient backward, no variance term (the biased surrogate, for comparison)
+    surrogate: str = "expected"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -68,6 +72,8 @@ class TrainConfig:
             S.check_quality(q)
         if not self.multiplier > 0:
             raise ValueError(f"multiplier must be > 0, got {self.multiplier!r}")
+        if self.surrogate not in SURROGATES:
+            raise ValueError(f"surrogate must be one of {SURROGATES}, got {self.surrogate!r}")
 
     def patch(self) -> int:
         return max(self.patch_size, MSSSIM_PATCH) if self.metric == "ms-ssim" else self.patch_size
@@ -128,13 +134,16 @@ def step_loss(model: PP.Preprocessor, loss_fn, batch, cfg: TrainConfig, proxy: R
     xo, xj, q, lam_mse, lam_d = batch
     u, scores = PP.decide(model, xo, q, lam_mse, proxy)
     means, probs = PP.relaxed_levels(u, scores, width)
+    if cfg.surrogate == "straight-through":
+        hard = [c.detach() for c in PP.relaxed_levels(u, scores, 1e-9)[0]]
+        means = S.Coefficients(*(h + m - m.detach() for h, m in zip(hard, means)))
     size = tuple(xo.shape[-2:])
     x_hat = S.synthesise(means, q, size) / 255
     npix = size[0] * size[1]
     bpp = sum(expected_bits(proxy, torch.floor(c), p, g) for g, (c, p) in enumerate(zip(u, probs))) / npix
     dist = torch.stack([loss_fn.distortion(x_hat[i:i + 1], xo[i:i + 1] / 255, xj[i:i + 1] / 255, {})
                         for i in range(len(xo))])
-    if cfg.metric == "mse":  # E[MSE] = MSE of the mean + the variance (exact for MSE terms)
+    if cfg.metric == "mse" and cfg.surrogate == "expected":  # E[MSE] = MSE of the mean + the variance
         dist = dist + (cfg.fwl_weight if cfg.loss == "fwl" else 1.0) * PP.variance_sse(probs, q) / npix
     total = (bpp + lam_d * dist).mean()
     return {"loss": total, "bpp": bpp.mean(), "distortion": dist.mean()}

@@ -50,7 +50,8 @@ def test_bitstream_is_plain_baseline_jpeg(make_rgb, proxy):
 
 def test_relaxation_is_the_hard_decision_when_narrow(make_rgb, proxy):
     x = rgb_tensor(make_rgb(32, 32, seed=4, high=255))
-    u, scores = PP.decide(PP.Preprocessor(16), x, 40, torch.tensor([0.05]), proxy)
+    with torch.no_grad():
+        u, scores = PP.decide(PP.Preprocessor(16), x, 40, torch.tensor([0.05]), proxy)
     means, probs = PP.relaxed_levels(u, scores, 1e-6)
     hard = C.choose_levels(u, scores)
     for m, h in zip(means, hard):

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 from jndlc_helpers import config
+from jndlc_helpers.files import file_digest
+from jndlc_helpers.jpeg import preprocess as PP
 from jndlc_helpers.jpeg import steps
 
 NB = Path(__file__).resolve().parents[2] / "notebooks" / "07_jpeg_preprocessing.ipynb"
@@ -29,6 +31,12 @@ def test_smoke_steps_write_every_table(tmp_path, make_pairs):
     weights = steps.train_all(P, progress=False)  # done: loaded, not retrained
     again = steps.evaluate_all(P, weights, progress=False)  # all rows cached
     assert len(again) == len(rd)
+    other = steps.jpeg_path(P, "other.pt")  # other weights under the same name: that method is redone
+    PP.save_weights(other, PP.Preprocessor(8), {"multiplier": 0.7})
+    redone = steps.evaluate_all(P, {**weights, "iwl-mse": other}, progress=False)
+    assert len(redone) == len(rd)
+    keys = json.loads(Path(f"{steps.jpeg_path(P, 'results', 'rd.csv')}.methods.json").read_text())
+    assert file_digest(other)[:16] in keys["preproc-iwl-mse"]
     g = steps.gallery(P, rd, weights)
     assert set(g.options("method")) == {"jpeg", "classical", "preproc-baseline", "preproc-iwl"}
     row = g.row("c", "preproc-baseline", "mse", 30)

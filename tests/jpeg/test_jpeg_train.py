@@ -39,11 +39,17 @@ def test_resume_gives_the_uninterrupted_run(tmp_path, images):
 @pytest.mark.parametrize("knob, value, match", [
     ("loss", "nope", "loss must be one of"), ("metric", "psnr", "metric must be one of"),
     ("patch_size", 40, "patch_size must be a multiple of 16"), ("qualities", (0,), "quality"),
-    ("steps", 0, "steps must be >= 1"), ("multiplier", -1.0, "multiplier"),
+    ("steps", 0, "steps must be >= 1"), ("multiplier", -1.0, "multiplier"), ("surrogate", "soft", "surrogate"),
 ])
 def test_bad_knobs_are_named(tmp_path, images, knob, value, match):
     with pytest.raises(ValueError, match=match):
         T.train_preprocessor(tmp_path / "bad", images, _cfg(**{knob: value}), RateProxy.load(default_proxy_path()))
+
+
+def test_straight_through_trains(tmp_path, images):
+    w = T.train_preprocessor(tmp_path / "st", images, _cfg(surrogate="straight-through"),
+                             RateProxy.load(default_proxy_path()))
+    assert PP.load_weights(w)[1]["surrogate"] == "straight-through"
 
 
 def test_small_images_and_bad_checkpoints_are_named(tmp_path, images):

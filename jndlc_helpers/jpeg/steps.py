@@ -212,6 +212,9 @@ def figure_rd(P: dict[str, Any], rd: pd.DataFrame):
     from ..report import figures
 
     metrics = [m for m in _metrics(P) if rd[m].notna().any()]
+    first = list(P["jpeg_losses"])[0]
+    anchors = rd["method"].isin(["jpeg", "classical"])  # drawn dashed in every panel, once
+    rd = pd.concat([rd[~anchors], rd[anchors & (rd["family"] == first)].assign(family="anchor")])
     paths = figures.plot_rd_curves(rd, jpeg_path(P, "figures", "rd_jpeg_preprocessing"), provenance(P),
                                    families=list(P["jpeg_losses"]), metrics=metrics,
                                    title="JPEG with preprocessing: real Pillow bitstreams")

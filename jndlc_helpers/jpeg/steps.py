@@ -1,0 +1,255 @@
+"""What notebook 07 calls: train (or load) the JPEG preprocessors, evaluate them with
+real bitstreams, BD-rate against plain JPEG and the classical anchor, BS_JND of the
+JND losses against the baseline loss, and the RD figure.
+
+Everything lives under ``<run_dir>/jpeg/``: ``models/<loss>-<metric>/`` (training runs),
+``results/rd.csv`` (per image), ``results/bd_rate.csv``, ``results/bs_jnd*.csv``,
+``figures/``. ``JPEG_PROFILES`` holds this step's defaults per profile; ``jpeg_params``
+merges them with the run's params and the notebook's overrides.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import config
+from ..files import PACKAGE_PARENT, write_text
+
+SHIPPED = "data/jpeg_preprocessors"  # rate proxy and the quick profile's trained weights
+_STANDARD: dict[str, Any] = {
+    "jpeg_losses": {"mse": ["baseline", "pwl", "iwl", "iwl-hinge", "fwl"], "ms-ssim": ["baseline", "iwl-hinge", "fwl"]},
+    "jpeg_qualities": [20, 30, 40, 50, 60, 70, 80, 90],
+    # 300 steps of batch 4 at lr 1e-3: 20-90 s a preprocessor on 2 cores. A longer run
+    # (1200 steps, batch 8, lr 3e-3) ended 0.25% BD-rate *behind* the classical anchor on
+    # the test set (benchmarks/NOTES_jpeg_preprocessing.md).
+    "jpeg_steps": 300, "jpeg_batch_size": 4, "jpeg_lr": 1e-3, "jpeg_patch_size": 128,
+    "jpeg_weights": None,  # a folder of trained <loss>-<metric>.pt; None trains in the run folder
+    "jpeg_jod": True, "jpeg_seed": 0,
+}
+JPEG_PROFILES: dict[str, dict[str, Any]] = {
+    "paper": copy.deepcopy(_STANDARD),
+    "standard": copy.deepcopy(_STANDARD),
+    # the quick chain loads the weights shipped in data/jpeg_preprocessors/quick (trained
+    # with the standard recipe by benchmarks/bench_jpeg_preprocessing.py) and evaluates
+    # six quality factors without JOD: about 1.5 min on 2 cores
+    "quick": {**copy.deepcopy(_STANDARD), "jpeg_qualities": [20, 35, 50, 65, 80, 90],
+              # IWL is left to the standard recipe: its preprocessor is the baseline's, weight
+              # for weight (eq. 7 only shifts the loss by a constant; same seed, same data)
+              "jpeg_losses": {"mse": ["baseline", "iwl-hinge", "fwl"], "ms-ssim": ["baseline"]},
+              "jpeg_weights": f"{SHIPPED}/quick", "jpeg_jod": False},
+    "smoke": {**copy.deepcopy(_STANDARD), "jpeg_losses": {"mse": ["baseline", "iwl"]}, "jpeg_qualities": [30, 70],
+              "jpeg_steps": 3, "jpeg_batch_size": 2, "jpeg_patch_size": 32, "jpeg_jod": False},
+}
+
+
+def jpeg_params(params: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """The run's params plus this step's profile defaults, then ``overrides`` (non-None);
+    unknown keys raise ``KeyError`` naming them."""
+    defaults = JPEG_PROFILES.get(params["profile"])
+    if defaults is None:
+        raise KeyError(f"no JPEG preprocessing defaults for profile {params['profile']!r}; known: {sorted(JPEG_PROFILES)}")
+    out = {**copy.deepcopy(defaults), **params}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(given) - set(out))
+    if unknown:
+        raise KeyError(f"unknown parameter(s) {unknown}; known: {sorted(out)}")
+    out.update(given)
+    return out
+
+
+def jpeg_path(P: dict[str, Any], *parts: str) -> Path:
+    return Path(P["run_dir"]).joinpath("jpeg", *parts)
+
+
+def provenance(P: dict[str, Any]) -> dict[str, Any]:
+    """The run's provenance with this step's own model, data and budget (the label still
+    flags proxy JND labels and offline FWL features)."""
+    from ..pipeline import prov
+
+    out = prov({**P, "jod": P["jpeg_jod"]})
+    out["model"] = "JPEG preprocessor (block-grid network) before Pillow's JPEG 4:2:0"
+    out["data"] = out["data"].replace(" (1:1)", " (images drawn uniformly)")
+    out["budget"] = (f"{P['jpeg_steps']} steps, batch {P['jpeg_batch_size']}, "
+                     f"patch {P['jpeg_patch_size']}, lr {P['jpeg_lr']:g}")
+    if P.get("jpeg_weights"):
+        out["budget"] += f" (weights loaded from {P['jpeg_weights']})"
+    return out
+
+
+def proxy():
+    from .rate import RateProxy, default_proxy_path
+
+    return RateProxy.load(default_proxy_path())
+
+
+def _shipped(P: dict[str, Any], name: str) -> Path | None:
+    folder = P.get("jpeg_weights")
+    if not folder:
+        return None
+    path = Path(folder) if Path(folder).is_absolute() else PACKAGE_PARENT / folder
+    if (path / f"{name}.pt").is_file():
+        return path / f"{name}.pt"
+    print(f"jpeg_weights={folder!r} has no {name}.pt: training it here instead", flush=True)
+    return None
+
+
+def training_images(P: dict[str, Any]):
+    from ..data import pairs
+    from ..files import list_images
+    from .train import load_training_images
+
+    unl = list_images(P["unlabelled_root"]) if P.get("unlabelled_root") else []
+    return load_training_images(pairs.find_pairs(Path(P["data_root"]) / "train"), unl)
+
+
+def train_all(P: dict[str, Any], progress: bool = True) -> dict[str, Path]:
+    """{'<loss>-<metric>': weights}: shipped weights where the profile names them,
+    otherwise trained (resumably) under jpeg/models/."""
+    from .train import TrainConfig, train_preprocessor
+
+    out, images, rate = {}, None, proxy()
+    for metric, losses in P["jpeg_losses"].items():
+        for loss in losses:
+            name = f"{loss}-{metric}"
+            out[name] = _shipped(P, name)
+            if out[name] is None:
+                images = images or training_images(P)
+                cfg = TrainConfig(loss=loss, metric=metric, steps=P["jpeg_steps"], batch_size=P["jpeg_batch_size"],
+                                  patch_size=P["jpeg_patch_size"], qualities=P["jpeg_qualities"], lr=P["jpeg_lr"],
+                                  seed=P["jpeg_seed"], features=P["feature_extractor"], fwl_weight=P["fwl_weight"])
+                t0 = time.perf_counter()
+                out[name] = train_preprocessor(jpeg_path(P, "models", name), images, cfg, rate)
+                if progress:
+                    print(f"{name}: trained in {time.perf_counter() - t0:.0f} s", flush=True)
+    return out
+
+
+def test_images(P: dict[str, Any]) -> dict[str, Any]:
+    from ..data import pairs
+    from ..files import load_rgb
+
+    return {ref.stem: load_rgb(ref) for ref, _ in pairs.find_pairs(Path(P["data_root"]) / "test")}
+
+
+def evaluate_all(P: dict[str, Any], weights: dict[str, Path], progress: bool = True) -> pd.DataFrame:
+    """The per-image table of plain JPEG, the classical anchor and every preprocessor
+    (methods side by side over ``parallel_runs`` processes); decoded images under jpeg/recon/."""
+    from .evaluate import MethodSpec, evaluate_methods
+    from ..pipeline import parallel_runs
+
+    families = tuple(P["jpeg_losses"])
+    methods = {"jpeg": MethodSpec(families, "jpeg"), "classical": MethodSpec(families, "classical")}
+    for name, path in weights.items():
+        loss, metric = name.split("-", 1) if not name.startswith("iwl-hinge") else ("iwl-hinge", name[10:])
+        methods[f"preproc-{loss}-{metric}"] = MethodSpec((metric,), "learned", str(path))
+    df = evaluate_methods(test_images(P), methods, P["jpeg_qualities"], jpeg_path(P, "results", "rd.csv"),
+                          jod=P["jpeg_jod"], progress=progress, workers=parallel_runs(P), recon=jpeg_path(P, "recon"))
+    return _by_loss(df)
+
+
+def _by_loss(df: pd.DataFrame) -> pd.DataFrame:
+    """Method names without the family: 'preproc-iwl-hinge-mse' -> 'preproc-iwl-hinge'."""
+    df = df.copy()
+    fam = df["family"].astype(str)
+    df["method"] = [m[: -len(f) - 1] if m.startswith("preproc-") and m.endswith("-" + f) else m
+                    for m, f in zip(df["method"], fam)]
+    return df
+
+
+def _metrics(P: dict[str, Any]) -> list[str]:
+    return ["psnr", "ms_ssim_db"] + (["jod"] if P["jpeg_jod"] else [])
+
+
+def bd_rate_tables(P: dict[str, Any], rd: pd.DataFrame) -> pd.DataFrame:
+    """BD-rate of every method against plain JPEG, the classical anchor and the
+    baseline-loss preprocessor (PSNR, MS-SSIM dB, JOD when computed); CSV and Markdown."""
+    from ..evaluation import bdrate
+
+    metrics = [m for m in _metrics(P) if rd[m].notna().any()]  # MS-SSIM is NaN on images <= 160 px
+    proposed = sorted(m for m in rd["method"].unique() if m != "jpeg")
+    bd = bdrate.bd_rate_table(rd, proposed, anchors=["jpeg", "classical", "preproc-baseline"],
+                              families=list(P["jpeg_losses"]), metrics=metrics, methods=("pchip",),
+                              aggregates=("average-curve",), n_boot=P["bootstrap"], seed=P["seed"])
+    bd = bd[~((bd["anchor"] == "preproc-baseline") & bd["method"].isin(["classical"]))].reset_index(drop=True)
+    bd.to_csv(jpeg_path(P, "results", "bd_rate.csv"), index=False)
+    _markdown(P, bd, "bd_rate", ["method", "family", "anchor", "metric", "bd_rate", "low", "high", "interval", "reason"],
+              "BD-rate (%, PCHIP, average curve; negative = fewer bits) with real Pillow JPEG bitstreams")
+    return bd
+
+
+def bs_jnd_tables(P: dict[str, Any], rd: pd.DataFrame) -> pd.DataFrame:
+    """BS_JND of every preprocessor against plain JPEG and against the baseline-loss one."""
+    from ..evaluation import bsjnd, metrics
+    from ..data import pairs
+
+    jq = metrics.jnd_quality_table(pairs.find_pairs(Path(P["data_root"]) / "test"))
+    out = []
+    for base in ("jpeg", "preproc-baseline"):
+        proposed = [m for m in rd["method"].unique() if m not in ("jpeg", base)]
+        per, summary = bsjnd.bsjnd(rd, jq, proposed, baseline=base, families=list(P["jpeg_losses"]),
+                                   n_boot=P["bootstrap"], seed=P["seed"])
+        per.to_csv(jpeg_path(P, "results", f"bs_jnd_per_image_vs_{base}.csv"), index=False)
+        out.append(summary)
+    summary = pd.concat(out, ignore_index=True)
+    summary.to_csv(jpeg_path(P, "results", "bs_jnd.csv"), index=False)
+    _markdown(P, summary, "bs_jnd", ["method", "family", "baseline", "metric", "mean", "low", "high", "interval",
+                                     "n_used", "status"], "BS_JND (%): bitrate saved at each image's JND quality")
+    return summary
+
+
+def _markdown(P: dict[str, Any], df: pd.DataFrame, name: str, cols: list[str], title: str) -> Path:
+    label = config.provenance_label(provenance(P))
+    body = df[cols].to_markdown(index=False, floatfmt=".2f")
+    return write_text(jpeg_path(P, "figures", f"{name}.md"), f"**{title}**\n\n{body}\n\n*{label}*\n")
+
+
+def figure_rd(P: dict[str, Any], rd: pd.DataFrame):
+    """RD curves of plain JPEG, the classical anchor and the preprocessors (PNG + PDF)."""
+    from ..report import figures
+
+    metrics = [m for m in _metrics(P) if rd[m].notna().any()]
+    first = list(P["jpeg_losses"])[0]
+    anchors = rd["method"].isin(["jpeg", "classical"])  # drawn dashed in every panel, once
+    rd = pd.concat([rd[~anchors], rd[anchors & (rd["family"] == first)].assign(family="anchor")])
+    paths = figures.plot_rd_curves(rd, jpeg_path(P, "figures", "rd_jpeg_preprocessing"), provenance(P),
+                                   families=list(P["jpeg_losses"]), metrics=metrics,
+                                   title="JPEG with preprocessing: real Pillow bitstreams")
+    return paths[0]
+
+
+def gallery(P: dict[str, Any], rd: pd.DataFrame, weights: dict[str, Path], family: str = "mse"):
+    """Plain JPEG, the classical anchor and the baseline-loss preprocessor decoded at every
+    quality factor (jpeg/recon/<family>/<method>/q<quality>/<image>.png, kept), as a
+    ``report.widgets.Gallery`` for the comparison widget."""
+    from . import evaluate as JE
+    from ..data import pairs
+    from ..files import save_png
+    from ..report import widgets
+
+    rate = proxy()
+    methods = {"jpeg": JE.plain_jpeg, "classical": JE.classical_method(rate),
+               f"preproc-baseline-{family}": JE.learned_method(weights[f"baseline-{family}"], rate)}
+    refs = {ref.stem: ref for ref, _ in pairs.find_pairs(Path(P["data_root"]) / "test")}
+    images = test_images(P)
+    for method, fn in methods.items():
+        for q in P["jpeg_qualities"]:
+            for name, rgb in images.items():
+                out = jpeg_path(P, "recon", family, method, f"q{q}", f"{name}.png")
+                if not out.exists():
+                    save_png(out, JE.code_image(rgb, fn, q)["rgb"], compress_level=1)
+    g = widgets.gallery_from_folder(jpeg_path(P, "recon"), rd, {k: str(v) for k, v in refs.items()})
+    g.table = _by_loss(g.table.drop(columns=["bpp", "psnr", "ms_ssim", "jod"])).merge(
+        rd[["image", "method", "family", "quality", "bpp", "psnr", "ms_ssim", "jod"]],
+        on=["image", "method", "family", "quality"], how="left")
+    return g
+
+
+def run(P: dict[str, Any], progress: bool = True) -> dict[str, Any]:
+    """Every step above, in order; returns the tables and the figure's path."""
+    weights = train_all(P, progress)
+    rd = evaluate_all(P, weights, progress)
+    return {"rd": rd, "bd": bd_rate_tables(P, rd), "bs_jnd": bs_jnd_tables(P, rd), "figure": figure_rd(P, rd)}

@@ -4,7 +4,7 @@ One run measures, side by side on the 13 test images:
 - the simulator against Pillow's decode (PSNR between them, quality factors 10-90);
 - the rate proxy, refitted on the training images (unlabelled photographs and JND
   training pairs), against real file sizes of the test images (Pearson, Spearman);
-- every preprocessor of the standard recipe (``jpeg.steps.JPEG_PROFILES``), trained
+- every preprocessor of the standard recipe (``config.JPEG_RECIPE``), trained
   here (the weights are copied to data/jpeg_preprocessors/quick/ for the quick chain);
 - plain JPEG, the classical anchor and every preprocessor at quality factors 20-90:
   BD-rate (PCHIP, average curve, bootstrap 95% over images) and BS_JND;
@@ -113,7 +113,7 @@ def main() -> None:
     torch.set_num_threads(1)
     if not args.resume:
         shutil.rmtree(ROOT / "runs" / "bench_jpeg", ignore_errors=True)
-    std = steps.JPEG_PROFILES["standard"]
+    std = config.JPEG_RECIPE
     P = steps.jpeg_params({**config.profile("quick", data_root=str(ROOT / "data/embedded"),
                                             unlabelled_root=str(ROOT / "data/photos/unlabelled"),
                                             bootstrap=args.bootstrap),

@@ -2,9 +2,11 @@
 
 The flow of the paper, one subpackage per stage: ``data`` (JND pairs, splits, the
 embedded set) -> ``codec`` (models, losses, training) -> ``evaluation`` (metrics, RD
-points, BD-rate, BS_JND) -> ``report`` (figures, tables, widgets). ``config`` holds the
-profiles, ``pipeline`` the steps the notebooks call, ``reproduce`` runs the notebook
-chain, ``files`` the small file helpers.
+points, BD-rate, BS_JND) -> ``report`` (figures, tables, widgets); ``jpeg`` takes the
+JND losses to standard JPEG (a preprocessor before an unchanged encoder). ``config`` holds
+the profiles, ``pipeline`` the steps the notebooks call, ``replicated`` the standard
+profile's grid of seeds and its results store, ``reproduce`` runs the notebook chain,
+``files`` the small file helpers.
 """
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ NOTEBOOKS = (
     "04_bd_rate.ipynb",
     "05_bs_jnd.ipynb",
     "06_visual_comparison.ipynb",
+    "07_jpeg_preprocessing.ipynb",
 )
 # Knobs that name files or folders: made absolute before any notebook sees them.
 PATH_KNOBS = ("data_root", "unlabelled_root", "kodak_root", "pretrained")

@@ -29,7 +29,7 @@
 # lives in `jndlc_helpers.jpeg`.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
+profile = "quick"  # smoke | quick | standard | paper
 run_dir = ""  # empty means runs/PROFILE
 bootstrap = None  # bootstrap resamples for the 95% intervals
 jpeg_steps = None  # training steps per preprocessor (None: the profile's)

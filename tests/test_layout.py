@@ -12,7 +12,7 @@ import pytest
 import jndlc_helpers
 
 PACKAGE = Path(jndlc_helpers.__file__).parent
-SUBPACKAGES = ("data", "codec", "evaluation", "report")
+SUBPACKAGES = ("data", "codec", "evaluation", "report", "jpeg")
 MAX_FUNCTION_LINES = 80
 
 

@@ -18,5 +18,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "classical": ("classical_preprocess",),
     "train": ("train_preprocessor",),
     "evaluate": ("evaluate_methods", "MethodSpec"),
-    "steps": ("jpeg_params", "JPEG_PROFILES"),
+    "steps": ("jpeg_params",),
 })

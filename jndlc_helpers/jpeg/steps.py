@@ -4,12 +4,11 @@ JND losses against the baseline loss, and the RD figure.
 
 Everything lives under ``<run_dir>/jpeg/``: ``models/<loss>-<metric>/`` (training runs),
 ``results/rd.csv`` (per image), ``results/bd_rate.csv``, ``results/bs_jnd*.csv``,
-``figures/``. ``JPEG_PROFILES`` holds this step's defaults per profile; ``jpeg_params``
-merges them with the run's params and the notebook's overrides.
+``figures/``. This step's knobs (``jpeg_*``) are profile knobs (``config.JPEG_RECIPE``);
+``jpeg_params`` applies the notebook's overrides.
 """
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -20,39 +19,17 @@ from .. import config
 from ..files import PACKAGE_PARENT, write_text
 
 SHIPPED = "data/jpeg_preprocessors"  # rate proxy and the quick profile's trained weights
-_STANDARD: dict[str, Any] = {
-    "jpeg_losses": {"mse": ["baseline", "pwl", "iwl", "iwl-hinge", "fwl"], "ms-ssim": ["baseline", "iwl-hinge", "fwl"]},
-    "jpeg_qualities": [20, 30, 40, 50, 60, 70, 80, 90],
-    # 300 steps of batch 4 at lr 1e-3: 20-90 s a preprocessor on 2 cores. A longer run
-    # (1200 steps, batch 8, lr 3e-3) ended 0.25% BD-rate *behind* the classical anchor on
-    # the test set (benchmarks/NOTES_jpeg_preprocessing.md).
-    "jpeg_steps": 300, "jpeg_batch_size": 4, "jpeg_lr": 1e-3, "jpeg_patch_size": 128,
-    "jpeg_weights": None,  # a folder of trained <loss>-<metric>.pt; None trains in the run folder
-    "jpeg_jod": True, "jpeg_seed": 0,
-}
-JPEG_PROFILES: dict[str, dict[str, Any]] = {
-    "paper": copy.deepcopy(_STANDARD),
-    "standard": copy.deepcopy(_STANDARD),
-    # the quick chain loads the weights shipped in data/jpeg_preprocessors/quick (trained
-    # with the standard recipe by benchmarks/bench_jpeg_preprocessing.py) and evaluates
-    # six quality factors without JOD: about 1.5 min on 2 cores
-    "quick": {**copy.deepcopy(_STANDARD), "jpeg_qualities": [20, 35, 50, 65, 80, 90],
-              # IWL is left to the standard recipe: its preprocessor is the baseline's, weight
-              # for weight (eq. 7 only shifts the loss by a constant; same seed, same data)
-              "jpeg_losses": {"mse": ["baseline", "iwl-hinge", "fwl"], "ms-ssim": ["baseline"]},
-              "jpeg_weights": f"{SHIPPED}/quick", "jpeg_jod": False},
-    "smoke": {**copy.deepcopy(_STANDARD), "jpeg_losses": {"mse": ["baseline", "iwl"]}, "jpeg_qualities": [30, 70],
-              "jpeg_steps": 3, "jpeg_batch_size": 2, "jpeg_patch_size": 32, "jpeg_jod": False},
-}
 
 
 def jpeg_params(params: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """The run's params plus this step's profile defaults, then ``overrides`` (non-None);
+    """The run's params (this step's knobs, ``jpeg_*``, are profile knobs: ``config.JPEG_RECIPE``;
+    a params.json written before them gets its profile's), then ``overrides`` (non-None);
     unknown keys raise ``KeyError`` naming them."""
-    defaults = JPEG_PROFILES.get(params["profile"])
-    if defaults is None:
-        raise KeyError(f"no JPEG preprocessing defaults for profile {params['profile']!r}; known: {sorted(JPEG_PROFILES)}")
-    out = {**copy.deepcopy(defaults), **params}
+    if params.get("profile") not in config.PROFILES:
+        raise KeyError(f"no JPEG preprocessing defaults for profile {params.get('profile')!r}; "
+                       f"known: {sorted(config.PROFILES)}")
+    defaults = {k: v for k, v in config.profile(params["profile"]).items() if k.startswith("jpeg_")}
+    out = {**defaults, **params}
     given = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(given) - set(out))
     if unknown:

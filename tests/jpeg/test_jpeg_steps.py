@@ -72,7 +72,7 @@ def test_notebook_parameters_and_no_outputs():
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb["cells"] if c["cell_type"] == "code")
     declared = pm.inspect_notebook(str(NB))
     knobs = set(declared) - {"profile", "run_dir", "widget"}
-    assert knobs <= set(steps.JPEG_PROFILES["quick"]) | set(config.PROFILES["quick"])
+    assert knobs <= set(config.PROFILES["quick"])
     assert all(declared[k]["default"] == "None" for k in knobs)
     py = jupytext.read(NB.with_suffix(".py"))
     assert [c.source for c in jupytext.read(NB).cells] == [c.source for c in py.cells]

@@ -60,7 +60,7 @@ rd.groupby(["method", "family", "quality"])[["bpp", "psnr", "ms_ssim_db"]].mean(
 
 # %%
 bd = steps.bd_rate_tables(P, rd)
-display(Markdown(steps.jpeg_path(P, "figures", "bd_rate.md").read_text()))
+display(Markdown(steps.figure_path(P, "bd_rate.md").read_text()))
 
 # %% [markdown]
 # ## BS_JND: bits saved at each image's JND quality
@@ -70,7 +70,7 @@ display(Markdown(steps.jpeg_path(P, "figures", "bd_rate.md").read_text()))
 
 # %%
 bs = steps.bs_jnd_tables(P, rd)
-display(Markdown(steps.jpeg_path(P, "figures", "bs_jnd.md").read_text()))
+display(Markdown(steps.figure_path(P, "bs_jnd.md").read_text()))
 
 # %% [markdown]
 # ## RD curves

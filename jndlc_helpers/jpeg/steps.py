@@ -42,6 +42,12 @@ def jpeg_path(P: dict[str, Any], *parts: str) -> Path:
     return Path(P["run_dir"]).joinpath("jpeg", *parts)
 
 
+def figure_path(P: dict[str, Any], name: str) -> Path:
+    """Where this step's tables and figures go: the run's figures/ (published with the
+    chain's), named jpeg_*."""
+    return Path(P["run_dir"]) / "figures" / f"jpeg_{name}"
+
+
 def provenance(P: dict[str, Any]) -> dict[str, Any]:
     """The run's provenance with this step's own model, data and budget (the label still
     flags proxy JND labels and offline FWL features)."""
@@ -181,7 +187,7 @@ def bs_jnd_tables(P: dict[str, Any], rd: pd.DataFrame) -> pd.DataFrame:
 def _markdown(P: dict[str, Any], df: pd.DataFrame, name: str, cols: list[str], title: str) -> Path:
     label = config.provenance_label(provenance(P))
     body = df[cols].to_markdown(index=False, floatfmt=".2f")
-    return write_text(jpeg_path(P, "figures", f"{name}.md"), f"**{title}**\n\n{body}\n\n*{label}*\n")
+    return write_text(figure_path(P, f"{name}.md"), f"**{title}**\n\n{body}\n\n*{label}*\n")
 
 
 def figure_rd(P: dict[str, Any], rd: pd.DataFrame):
@@ -192,7 +198,7 @@ def figure_rd(P: dict[str, Any], rd: pd.DataFrame):
     first = list(P["jpeg_losses"])[0]
     anchors = rd["method"].isin(["jpeg", "classical"])  # drawn dashed in every panel, once
     rd = pd.concat([rd[~anchors], rd[anchors & (rd["family"] == first)].assign(family="anchor")])
-    paths = figures.plot_rd_curves(rd, jpeg_path(P, "figures", "rd_jpeg_preprocessing"), provenance(P),
+    paths = figures.plot_rd_curves(rd, figure_path(P, "rd_curves"), provenance(P),
                                    families=list(P["jpeg_losses"]), metrics=metrics,
                                    title="JPEG with preprocessing: real Pillow bitstreams")
     return paths[0]

@@ -25,7 +25,7 @@ def test_smoke_steps_write_every_table(tmp_path, make_pairs):
     row = bd[(bd.method == "classical") & (bd.anchor == "jpeg") & (bd.metric == "psnr")]
     assert len(row) == 1
     for name in ("bd_rate.md", "bs_jnd.md"):
-        text = steps.jpeg_path(P, "figures", name).read_text()
+        text = steps.figure_path(P, name).read_text()
         assert "proxy JND labels" in text and str(tmp_path) not in text
     assert out["figure"].is_file()
     weights = steps.train_all(P, progress=False)  # done: loaded, not retrained

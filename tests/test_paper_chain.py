@@ -24,6 +24,9 @@ OVERRIDES = {
     "feature_extractor": "nlpd", "max_steps": 2, "batch_size": 2, "patch_size": 64, "num_workers": 0,
     "parallel_runs": 2, "anchors": ["jpeg"], "anchor_qualities": [10, 40, 70], "jod": False,
     "bootstrap": 20, "device": "cpu",
+    # notebook 07 at tiny size too: one preprocessor, two quality factors
+    "jpeg_losses": {"mse": ["baseline"]}, "jpeg_qualities": [30, 70], "jpeg_steps": 2, "jpeg_batch_size": 2,
+    "jpeg_patch_size": 32, "jpeg_jod": False,
 }
 
 

@@ -134,24 +134,24 @@ import os, sys, time
 import torch.distributed as dist
 from jndlc_helpers.codec import distributed, train
 
-out, rank = sys.argv[1], int(os.environ["RANK"])
+out, mode, rank = sys.argv[1], sys.argv[2], int(os.environ["RANK"])
 inits, init = [], dist.init_process_group
 dist.init_process_group = lambda *a, **kw: inits.append(1) or init(*a, **kw)
 
-# rank 0 fails inside rank0_first: the other rank must hear why at once
-r, world, _, owns = distributed.setup("cpu")
-try:
-    with distributed.rank0_first(r, world):
-        if r == 0:
-            raise FileNotFoundError("no weights here")
-except Exception as e:
-    print(f"rank {{r}} caught {{type(e).__name__}}: {{e}}", flush=True)
-time.sleep(3 if r == 0 else 0)  # rank 0 stays: its exit must not be what frees the other
-distributed.close(owns)
-
-train.main(["grid", f"{{out}}/runs", "--losses", "baseline-pretrained", "baseline", "--metrics", "mse",
-            "--qualities", "1", "--data-root", {data!r}, "--N", "8", "--M", "12", "--init", "scratch",
-            "--max-steps", "2", "--batch-size", "2", "--patch-size", "64", "--device", "cpu"])
+if mode == "fail":  # rank 0 fails inside rank0_first: the other rank must hear why at once
+    r, world, _, owns = distributed.setup("cpu")
+    try:
+        with distributed.rank0_first(r, world):
+            if r == 0:
+                raise FileNotFoundError("no weights here")
+    except Exception as e:
+        print(f"rank {{r}} caught {{type(e).__name__}}: {{e}}", flush=True)
+    time.sleep(3 if r == 0 else 0)  # rank 0 stays: its exit must not be what frees the other
+    distributed.close(owns)
+else:
+    train.main(["grid", f"{{out}}/runs", "--losses", "baseline-pretrained", "baseline", "--metrics", "mse",
+                "--qualities", "1", "--data-root", {data!r}, "--N", "8", "--M", "12", "--init", "scratch",
+                "--max-steps", "2", "--batch-size", "2", "--patch-size", "64", "--device", "cpu"])
 print(f"rank {{rank}} process groups created: {{len(inits)}}", flush=True)
 """
 
@@ -169,14 +169,19 @@ def test_torchrun_grid_of_two_runs_in_one_gloo_launch(tmp_path):
     script.write_text(textwrap.dedent(TORCHRUN_SCRIPT.format(data=str(data))))
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
-    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          str(script), str(tmp_path)], capture_output=True, text=True, timeout=240, cwd=repo, env=env)
-    assert res.returncode == 0, res.stderr[-3000:]
-    out = res.stdout
-    assert "rank 0 caught FileNotFoundError: no weights here" in out
-    assert "rank 1 caught RankFailedError: rank 1: rank 0 failed first: FileNotFoundError: no weights here" in out
-    # one process group for the grid (plus the one above); one process prints the grid's result
-    assert "rank 0 process groups created: 2" in out and "rank 1 process groups created: 2" in out
+    out = {}
+    for mode in ("fail", "grid"):  # one launch each: a process group per launch
+        res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                              str(script), str(tmp_path), mode], capture_output=True, text=True, timeout=240,
+                             cwd=repo, env=env)
+        assert res.returncode == 0, res.stderr[-3000:]
+        out[mode] = res.stdout
+    assert "rank 0 caught FileNotFoundError: no weights here" in out["fail"]
+    assert "rank 1 caught RankFailedError: rank 1: rank 0 failed first: FileNotFoundError: no weights here" in \
+        out["fail"]
+    out = out["grid"]
+    # one process group for the whole grid; one process prints the grid's result
+    assert "rank 0 process groups created: 1" in out and "rank 1 process groups created: 1" in out
     for name in ("baseline-pretrained-mse-q1", "baseline-mse-q1"):
         assert out.count(f"{name}\t") == 1, out
         assert (tmp_path / "runs" / name / "done.json").is_file()

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from common import write_result
+from common import no_nan, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,15 +32,6 @@ from jndlc_helpers.evaluation import basecheck, evaluate, metrics  # noqa: E402
 JPEG_QUALITIES = tuple(range(5, 100, 5))
 
 
-def no_nan(obj):
-    """NaN (a BD-rate that cannot be computed) as null: results stay plain JSON."""
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: no_nan(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [no_nan(v) for v in obj]
-    return obj
 
 
 def find_models(folder: Path, qualities: list[int], unfinished: bool) -> list[tuple[str, int, Path, bool]]:

@@ -19,7 +19,6 @@ equal PSNR (1 + BD-rate/100): below 1 is better.
 from __future__ import annotations
 
 import argparse
-import math
 import shutil
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import write_result
+from common import no_nan, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,14 +43,6 @@ from jndlc_helpers.evaluation import metrics as M  # noqa: E402
 FIDELITY_QUALITIES = tuple(range(10, 91, 10))
 
 
-def no_nan(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: no_nan(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [no_nan(v) for v in obj]
-    return obj
 
 
 def simulator_fidelity(images: dict) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 import sys
@@ -24,6 +25,17 @@ def machine() -> str:
     except ImportError:
         pass
     return f"{cpu}, {os.cpu_count()} CPU cores, {platform.system()}"
+
+
+def no_nan(obj):
+    """NaN or infinity (a BD-rate that cannot be computed) as null: results stay plain JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [no_nan(v) for v in obj]
+    return obj
 
 
 def write_result(

@@ -100,7 +100,7 @@ def main() -> None:
         steps=params["max_steps"], batch_size=params["batch_size"], seeds=params["seeds"],
         qualities=params["qualities"], profile_cpu_seconds=round(cpu_seconds(store), 1),
         complete=not missing, runs_in_store=len(done), runs_missing=missing,
-        labels=config.provenance_label(config.provenance(params)),
+        labels=config.provenance_label(config.provenance(config.profile("standard"))),  # paths as in the repository
     )
 
 

@@ -207,9 +207,9 @@ def train_replicated(params: dict[str, Any], progress: bool = True) -> pd.DataFr
     from .codec import grid
 
     kw = grid.profile_kwargs(params)
-    kw["init"] = ensure_base_models(params, progress)
+    kw.update(init=ensure_base_models(params, progress), msssim_patch_size=msssim_patch(params))
     store, images = results_store(params), [str(ref) for ref, _ in test_pairs(params)]
-    todo = [j for j in replicated.jobs(params) if j not in store.done(len(images))]
+    todo = replicated.pending(params, store, len(images))
     start, finished = time.perf_counter(), []
 
     def report(job) -> None:

@@ -109,32 +109,33 @@ def run_dir(params: dict[str, Any], job: Job) -> Path:
 
 
 def train_and_evaluate(job: Job, params: dict[str, Any], kw: dict[str, Any], images: list[str]) -> pd.DataFrame:
-    """Train (or resume, or export) one run, then its per-image RD rows on ``images``."""
-    from .codec import grid, train
+    """Train (or resume, or export) one run with ``codec.grid.run_grid``'s rules, then its
+    per-image RD rows on ``images``."""
+    from .codec import grid
     from .evaluation import evaluate
 
     folder = run_dir(params, job)
-    if job.loss == PRETRAINED:
-        ckpt = grid.export_pretrained(folder, metric=job.metric, quality=job.quality, progress=False,
-                                      **{k: kw[k] for k in ("architecture", "N", "M", "init")})
-    else:
-        patch = max(params["patch_size"], config.MSSSIM_MIN_PATCH + 16) if job.metric == "ms-ssim" \
-            else params["patch_size"]
-        ckpt = train.train_run(folder, loss=job.loss, metric=job.metric, quality=job.quality,
-                              progress=False, **{**kw, "seed": job.seed, "patch_size": patch})
+    ckpt = grid.run_grid(folder.parent, [job.loss], [job.metric], [job.quality], progress=False,
+                         **{**kw, "seed": job.seed})[job.name]
     return evaluate.evaluate_all([dict(method=job.loss, family=job.metric, quality=job.quality, seed=job.seed,
                                        lmbda=config.lambda_for(job.metric, job.quality), checkpoint=str(ckpt))],
                                  images, folder / "rd.csv", jod=params["jod"], progress=False)
 
 
+def pending(params: dict[str, Any], store: Store, n_images: int) -> list[Job]:
+    """The jobs of ``jobs(params)`` whose rows the store does not hold yet, in order."""
+    done = store.done(n_images)
+    return [j for j in jobs(params) if j not in done]
+
+
 def run_grid(params: dict[str, Any], kw: dict[str, Any], images: list[str], store: Store, workers: int = 1,
              on_done: Callable[[Job], None] | None = None) -> list[Job]:
-    """Every job of ``jobs(params)`` not yet in ``store``, ``workers`` at a time, each
-    archived as it finishes; then IWL's identity with its control checked. Returns the
+    """Every job not yet in ``store`` (``pending``), ``workers`` at a time, each
+    archived as it finishes (``kw``: ``codec.grid.run_grid``'s settings); then IWL's identity with its control checked. Returns the
     jobs run now."""
     from . import parallel
 
-    todo = [j for j in jobs(params) if j not in store.done(len(images))]
+    todo = pending(params, store, len(images))
     one = partial(train_and_evaluate, params=params, kw=kw, images=images)
     for i, rows in parallel.imap(one, todo, workers):
         store.add(todo[i], rows, run_dir(params, todo[i]))

@@ -24,7 +24,7 @@ from common import no_nan, write_result
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jndlc_helpers import config  # noqa: E402
+from jndlc_helpers import config, vocab  # noqa: E402
 from jndlc_helpers.codec import models  # noqa: E402
 from jndlc_helpers.data import pairs  # noqa: E402
 from jndlc_helpers.evaluation import basecheck, evaluate, metrics  # noqa: E402
@@ -37,7 +37,7 @@ JPEG_QUALITIES = tuple(range(5, 100, 5))
 def find_models(folder: Path, qualities: list[int], unfinished: bool) -> list[tuple[str, int, Path, bool]]:
     """(metric, quality, checkpoint, finished) of the base models of ``qualities`` in ``folder``."""
     found = []
-    for metric in config.METRICS:
+    for metric in vocab.DISTORTIONS:
         for q in qualities:
             run = folder / f"baseline-{metric}-q{q}"
             ckpt = run / "checkpoint.pth.tar"

@@ -33,10 +33,10 @@ from bench_control_shift import evaluate_models, headline, pretrained_baseline  
 
 from jndlc_helpers import pipeline, reproduce  # noqa: E402
 from jndlc_helpers.codec import grid, train  # noqa: E402
+from jndlc_helpers.vocab import CONTROL, PRETRAINED  # noqa: E402
 from jndlc_helpers.evaluation import basecheck  # noqa: E402
 from jndlc_helpers.files import atomic_write  # noqa: E402
 
-PRETRAINED, CONTROL = pipeline.BASELINE_PRETRAINED, "baseline"
 
 
 def snapshot(paths: dict, dest: Path) -> dict:
@@ -110,13 +110,12 @@ def main() -> None:
 
     params = reproduce.resolve_params("quick")
     runs = ROOT / args.runs
-    kw, pre_rd = pretrained_baseline(params, runs)
+    base, pre_rd = pretrained_baseline(params, runs)
     entries, steps, conv = [], args.start, {}
     while steps <= args.max_budget:
         start = time.perf_counter()
         paths = grid.run_grid(runs / "models", [CONTROL], params["metrics"], params["qualities"],
-                              msssim_patch_size=pipeline.msssim_patch(params), progress=False,
-                              workers=pipeline.parallel_runs(params), **{**kw, "max_steps": steps})
+                              base.replace(max_steps=steps), workers=pipeline.parallel_runs(params))
         trained = time.perf_counter()
         snap = snapshot(paths, runs / "snapshots" / str(steps))
         rd = evaluate_models(params, snap, CONTROL, runs / f"rd_{steps}.csv")
@@ -145,7 +144,7 @@ def main() -> None:
         chosen_steps=chosen, lr=params["lr"], lr_schedule="plateau (ReduceLROnPlateau on the training loss, "
         f"looked at every {train.MIN_SCHEDULER_STEPS} steps; constant unless the loss stalls for 10 looks)",
         batch_size=params["batch_size"], patch_size=params["patch_size"],
-        msssim_patch_size=pipeline.msssim_patch(params), qualities=params["qualities"],
+        msssim_patch_size=base.for_run(CONTROL, "ms-ssim", 1).patch_size, qualities=params["qualities"],
         n_test_images=len(pipeline.test_pairs(params)), tolerance_points=args.tolerance,
         criterion="the last doubling moved the BD-rate by less than the tolerance in both families, "
                   "or left it inside the previous budget's bootstrap 95% interval",

@@ -27,29 +27,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from jndlc_helpers import config, pipeline, reproduce  # noqa: E402
-from jndlc_helpers.codec import grid, train  # noqa: E402
+from jndlc_helpers.codec import grid, pretrain  # noqa: E402
+from jndlc_helpers.codec.runconfig import RunConfig  # noqa: E402
 from jndlc_helpers.evaluation import basecheck, evaluate  # noqa: E402
+from jndlc_helpers.vocab import CONTROL, PRETRAINED, run_name  # noqa: E402
 
-PRETRAINED, CONTROL = pipeline.BASELINE_PRETRAINED, "baseline"
 PAPER_LR = config.profile("paper")["lr"]
 
 
 def evaluate_models(params: dict, paths: dict, method: str, out_csv: Path) -> pd.DataFrame:
     """``method``'s models at every (family, quality) of ``params`` on the JND test set (no JOD)."""
     jobs = [dict(method=method, family=f, quality=q, lmbda=config.lambda_for(f, q),
-                 checkpoint=str(paths[train.run_name(method, f, q)]))
+                 checkpoint=str(paths[run_name(method, f, q)]))
             for f in params["metrics"] for q in params["qualities"]]
     refs = [ref for ref, _ in pipeline.test_pairs(params)]
     return evaluate.evaluate_all(jobs, refs, out_csv, progress=False, workers=pipeline.parallel_runs(params))
 
 
-def pretrained_baseline(params: dict, runs: Path) -> tuple[dict, pd.DataFrame]:
-    """The profile's training arguments (from its base models) and the base models' RD rows."""
-    kw = grid.profile_kwargs(params)
-    kw["init"] = pipeline.ensure_base_models(params, progress=False)
-    pre = grid.run_grid(runs / "pretrained", [PRETRAINED], params["metrics"], params["qualities"],
-                        progress=False, **kw)
-    return kw, evaluate_models(params, pre, PRETRAINED, runs / "rd_pretrained.csv")
+def pretrained_baseline(params: dict, runs: Path) -> tuple[RunConfig, pd.DataFrame]:
+    """The profile's run configuration (from its base models) and the base models' RD rows."""
+    base = RunConfig.from_profile(params, init=pretrain.ensure_base_models(params, progress=False), progress=False)
+    pre = grid.run_grid(runs / "pretrained", [PRETRAINED], params["metrics"], params["qualities"], base)
+    return base, evaluate_models(params, pre, PRETRAINED, runs / "rd_pretrained.csv")
 
 
 def headline(entry: dict) -> str:
@@ -69,14 +68,13 @@ def main() -> None:
 
     params = reproduce.resolve_params("quick")
     runs = ROOT / args.runs
-    kw, pre_rd = pretrained_baseline(params, runs)
+    base, pre_rd = pretrained_baseline(params, runs)
     entries = []
     for lr in args.lrs:
         for steps in sorted(args.budgets):
             start = time.perf_counter()
             paths = grid.run_grid(runs / f"lr{lr:g}", [CONTROL], params["metrics"], params["qualities"],
-                                  msssim_patch_size=pipeline.msssim_patch(params), progress=False,
-                                  workers=pipeline.parallel_runs(params), **{**kw, "lr": lr, "max_steps": steps})
+                                  base.replace(lr=lr, max_steps=steps), workers=pipeline.parallel_runs(params))
             trained = time.perf_counter()
             rd = evaluate_models(params, paths, CONTROL, runs / f"rd_lr{lr:g}_{steps}.csv")
             entry = {"lr": lr, "steps": steps, "train_s": round(trained - start, 1),

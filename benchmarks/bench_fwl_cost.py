@@ -24,13 +24,15 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from jndlc_helpers import pipeline, reproduce  # noqa: E402
-from jndlc_helpers.codec import grid, train  # noqa: E402
+from jndlc_helpers import reproduce  # noqa: E402
+from jndlc_helpers.codec import train  # noqa: E402
+from jndlc_helpers.codec.runconfig import RunConfig  # noqa: E402
+from jndlc_helpers.codec.runfolder import LOG_NAME  # noqa: E402
 
 
 def seconds_per_step(run_dir: Path, warmup: int) -> float:
     """Mean seconds per step after ``warmup`` steps, from the run's log."""
-    log = [json.loads(line) for line in (run_dir / train.LOG_NAME).read_text().splitlines()]
+    log = [json.loads(line) for line in (run_dir / LOG_NAME).read_text().splitlines()]
     timed = [r["seconds"] for r in log if r["step"] >= warmup]
     return (timed[-1] - timed[0]) / (len(timed) - 1)
 
@@ -43,17 +45,16 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     params = reproduce.resolve_params("standard")
-    kw = grid.profile_kwargs(params)
-    kw.update(init=params["pretrained"], max_steps=args.warmup + args.steps,
-              progress=False, checkpoint_every=10_000)
+    base = RunConfig.from_profile(params, max_steps=args.warmup + args.steps, progress=False,
+                                  checkpoint_every=10_000)
     entries = []
     with tempfile.TemporaryDirectory() as tmp:
         for metric in params["metrics"]:
-            patch = pipeline.msssim_patch(params) if metric == "ms-ssim" else params["patch_size"]
+            patch = base.for_run("baseline", metric, args.quality).patch_size
             out = {}
             for loss in ("baseline", "fwl"):
                 run = Path(tmp) / f"{loss}-{metric}"
-                train.train_run(run, loss=loss, metric=metric, quality=args.quality, **{**kw, "patch_size": patch})
+                train.train_run(run, base.for_run(loss, metric, args.quality))
                 out[loss] = seconds_per_step(run, args.warmup)
             entries.append({"metric": metric, "patch_size": patch, "batch_size": params["batch_size"],
                             "baseline_s_per_step": round(out["baseline"], 4), "fwl_s_per_step": round(out["fwl"], 4),

@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from jndlc_helpers import config  # noqa: E402
 from jndlc_helpers.codec import models, train  # noqa: E402
+from jndlc_helpers.codec.runconfig import RunConfig  # noqa: E402
+from jndlc_helpers.codec.runfolder import LOG_NAME  # noqa: E402
 
 WARMUP = 10  # steps left out of the steady-state rate (cuDNN autotuning, allocator, workers)
 
@@ -97,11 +99,11 @@ def plain_loop(root: Path, a: argparse.Namespace, lmbda: float) -> list[float]:
 
 def ours(root: Path, out: Path, a: argparse.Namespace, lmbda: float, amp: bool) -> list[float]:
     run = out / f"ours-amp{int(amp)}"
-    train.train_run(run, loss="baseline", metric="mse", quality=a.quality, lmbda=lmbda, unlabelled_root=root,
-                    architecture="cheng2020-attn", N=a.N, init="scratch", max_steps=a.steps, batch_size=a.batch,
-                    patch_size=a.patch, device=a.device, amp=amp, num_workers=a.workers,
-                    checkpoint_every=10**9, progress=False)
-    return [json.loads(line)["seconds"] for line in (run / train.LOG_NAME).read_text().splitlines()]
+    train.train_run(run, RunConfig(quality=a.quality, lmbda=lmbda, unlabelled_root=root,
+                                   architecture="cheng2020-attn", N=a.N, init="scratch", max_steps=a.steps,
+                                   batch_size=a.batch, patch_size=a.patch, device=a.device, amp=amp,
+                                   num_workers=a.workers, checkpoint_every=10**9, progress=False))
+    return [json.loads(line)["seconds"] for line in (run / LOG_NAME).read_text().splitlines()]
 
 
 def steps_per_second(stamps: list[float]) -> float:

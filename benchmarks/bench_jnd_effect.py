@@ -29,8 +29,8 @@ import pandas as pd  # noqa: E402
 from jndlc_helpers import config, pipeline, replicated, reproduce  # noqa: E402
 from jndlc_helpers.evaluation import basecheck, metrics, replicates  # noqa: E402
 from jndlc_helpers.files import read_json  # noqa: E402
+from jndlc_helpers.vocab import CONTROL, PRETRAINED  # noqa: E402
 
-CONTROL, PRETRAINED = "baseline", pipeline.BASELINE_PRETRAINED
 
 
 def cpu_seconds(store: replicated.Store) -> float:

@@ -32,7 +32,10 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from jndlc_helpers import config, pipeline  # noqa: E402
-from jndlc_helpers.codec import grid, train  # noqa: E402
+from jndlc_helpers.codec import grid  # noqa: E402
+from jndlc_helpers.codec.runconfig import RunConfig  # noqa: E402
+from jndlc_helpers.codec.runfolder import LOG_NAME  # noqa: E402
+from jndlc_helpers.vocab import run_name  # noqa: E402
 from jndlc_helpers.evaluation import evaluate  # noqa: E402
 
 METRICS, QUALITY = ["mse", "ms-ssim"], 3
@@ -41,18 +44,17 @@ LOSSES = config.profile("quick")["losses"]
 
 def one_pass(out: Path, params: dict, workers: int) -> dict:
     """Train the runs, then evaluate them; seconds of each half and what they gave."""
-    kw = grid.profile_kwargs(params)
     t0 = time.perf_counter()
-    runs = grid.run_grid(out / "models", LOSSES, METRICS, [QUALITY], msssim_patch_size=pipeline.msssim_patch(params),
-                         progress=False, workers=workers, **kw)
+    runs = grid.run_grid(out / "models", LOSSES, METRICS, [QUALITY], RunConfig.from_profile(params, progress=False),
+                         workers=workers)
     t1 = time.perf_counter()
     jobs = [dict(method=name, family=metric, quality=QUALITY, checkpoint=str(runs[name]))
-            for metric in METRICS for loss in LOSSES for name in [train.run_name(loss, metric, QUALITY)]]
+            for metric in METRICS for loss in LOSSES for name in [run_name(loss, metric, QUALITY)]]
     jobs += evaluate.anchor_jobs(["jpeg"], [25, 40, 55, 70])
     refs = [ref for ref, _ in pipeline.test_pairs(params)]
     rd = evaluate.evaluate_all(jobs, refs, out / "rd.csv", jod=params["jod"], progress=False, workers=workers)
     t2 = time.perf_counter()
-    losses = {name: json.loads((out / "models" / name / train.LOG_NAME).read_text().splitlines()[-1])["loss"]
+    losses = {name: json.loads((out / "models" / name / LOG_NAME).read_text().splitlines()[-1])["loss"]
               for name in runs}
     return {"train_s": t1 - t0, "eval_s": t2 - t1, "losses": losses, "rd": rd}
 

@@ -38,6 +38,8 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from jndlc_helpers.codec import train  # noqa: E402
+from jndlc_helpers.codec.runconfig import RunConfig  # noqa: E402
+from jndlc_helpers.codec.runfolder import LOG_NAME  # noqa: E402
 
 N, M, BATCH, PATCH, LMBDA = 64, 96, 8, 128, 0.0130
 TAIL = 20  # steps whose mean loss is compared
@@ -107,12 +109,12 @@ def ours(folder: Path, steps: int, out: Path, seed: int, compile: bool) -> dict[
     torch._dynamo.reset()  # every run pays its compilation, as a fresh process would
     t0 = time.perf_counter()
     run = out / f"ours-{seed}-{compile}"
-    train.train_run(run, loss="baseline", metric="mse", quality=4, lmbda=LMBDA, unlabelled_root=folder,
-                    architecture="mean-scale-hyperprior", N=N, M=M, init="scratch", max_steps=steps,
-                    batch_size=BATCH, patch_size=PATCH, device="cpu", checkpoint_every=10_000, compile=compile,
-                    seed=seed, progress=False)
+    train.train_run(run, RunConfig(quality=4, lmbda=LMBDA, unlabelled_root=folder,
+                                   architecture="mean-scale-hyperprior", N=N, M=M, init="scratch", max_steps=steps,
+                                   batch_size=BATCH, patch_size=PATCH, device="cpu", checkpoint_every=10_000,
+                                   compile=compile, seed=seed, progress=False))
     seconds = time.perf_counter() - t0
-    log = [json.loads(line) for line in (run / train.LOG_NAME).read_text().splitlines()]
+    log = [json.loads(line) for line in (run / LOG_NAME).read_text().splitlines()]
     return summary(seconds, [r["seconds"] for r in log], [r["loss"] for r in log])
 
 

@@ -40,8 +40,8 @@ EOF
 
 # grid NPROC RUNS_DIR [options]: the grid under torchrun
 grid() {
-  "$PY" -m torch.distributed.run --standalone --nproc_per_node="$1" -m jndlc_helpers.codec.train grid "$2" \
-    --losses baseline iwl fwl --metrics mse ms-ssim --qualities 1 --profile paper --data-root "$WORK/videoset" \
+  "$PY" -m torch.distributed.run --standalone --nproc_per_node="$1" -m jndlc_helpers.codec grid "$2" \
+    --losses baseline iwl fwl --distortions mse ms-ssim --qualities 1 --profile paper --data-root "$WORK/videoset" \
     --unlabelled-root "$WORK/jpeg_ai" --architecture cheng2020-attn --N "$N" --init scratch --features nlpd \
     --batch-size 4 --patch-size 192 --num-workers 2 --device "$DEVICE" --no-progress "${@:3}"
 }

@@ -62,7 +62,7 @@ def _build_data(args: argparse.Namespace) -> None:
 def _pretrain(args: argparse.Namespace) -> None:
     from . import config
     from .data import corpus
-    from .codec import grid
+    from .codec import pretrain
 
     recipe = dict(config.PRETRAIN[args.profile])
     unknown = sorted(set(overrides := parse_overrides(args.set)) - set(recipe))
@@ -70,9 +70,9 @@ def _pretrain(args: argparse.Namespace) -> None:
         raise SystemExit(f"pretrain: unknown recipe key(s) {unknown}; known: {sorted(recipe)}")
     recipe.update(overrides)
     data = args.data or recipe["data"]
-    if args.data is None and args.profile == "quick":
+    if args.data is None and recipe["build_corpus"]:
         corpus.build_corpus(data, progress=not args.no_progress)  # cached: a no-op once built
-    out = grid.pretrain_recipe(recipe, data=data, out=args.out, progress=not args.no_progress)
+    out = pretrain.pretrain_recipe(recipe, data=data, out=args.out, progress=not args.no_progress)
     for name, path in out.items():
         print(f"{name}\t{path}")
 
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=_build_corpus)
 
-    p = sub.add_parser("train", help="one training run; see python -m jndlc_helpers.codec.train -h",
+    p = sub.add_parser("train", help="one training run; see python -m jndlc_helpers.codec -h",
                        add_help=False)
     p.set_defaults(func=None)
 
@@ -144,9 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
-        from .codec import train
+        from .codec import cli
 
-        return train.main(argv[1:])
+        return cli.main(argv[1:])
     args = build_parser().parse_args(argv)
     args.func(args)
 

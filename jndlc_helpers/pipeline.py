@@ -12,16 +12,14 @@ step reads and writes inside ``params["run_dir"]``:
 """
 from __future__ import annotations
 
-import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from . import config, parallel
-from .files import read_json, write_json
+from .files import write_json
 
 BASELINE_PRETRAINED = "baseline-pretrained"
 
@@ -69,11 +67,6 @@ def has_jod(rd: pd.DataFrame) -> bool:
 def parallel_runs(params: dict[str, Any]) -> int:
     """How many training runs or evaluations go side by side (``parallel.auto_workers``)."""
     return parallel.auto_workers(params.get("parallel_runs"), params.get("device", "auto"))
-
-
-def msssim_patch(params: dict[str, Any]) -> int:
-    """MS-SSIM training patches: the profile's size, but never below what 5 scales need."""
-    return max(params["patch_size"], config.MSSSIM_MIN_PATCH + 16)
 
 
 # ---------------------------------------------------------------- 01 data
@@ -136,28 +129,6 @@ def test_pairs(params: dict[str, Any]) -> list[tuple[Path, Path]]:
 
 
 # ---------------------------------------------------------------- 02 training
-def ensure_base_models(params: dict[str, Any], progress: bool = True) -> str:
-    """Where fine-tuning starts: the zoo, a folder of the project's base models (trained
-    here first when missing, with the profile's ``pretrain_steps``), or scratch."""
-    from .codec import grid, train
-
-    init = params["pretrained"]
-    if init in ("zoo", "scratch"):
-        return init
-    missing = [(m, q) for m in params["metrics"] for q in params["qualities"]
-               if not (Path(init) / train.run_name("baseline", m, q) / "checkpoint.pth.tar").exists()]
-    if missing:
-        print(f"no base model for {missing} in {init}: training them first "
-              f"({params['pretrain_steps']} steps each)")
-        kw = grid.profile_kwargs(params)
-        kw.pop("init")
-        kw.update(max_steps=params["pretrain_steps"], epochs=None)
-        for metric, quality in missing:
-            grid.pretrain(init, metrics=[metric], qualities=[quality], progress=progress,
-                          msssim_patch_size=msssim_patch(params), **kw)
-    return init
-
-
 def results_store(params: dict[str, Any]):
     """The committed store of a replicated grid (``replicated.Store``), or None."""
     from . import replicated
@@ -167,90 +138,52 @@ def results_store(params: dict[str, Any]):
 
 
 def train_all(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
-    """The pretrained-baseline control, then every (loss, metric, quality) run.
-    Finished runs are skipped; interrupted ones resume. Returns one row per model.
+    """The pretrained-baseline control, then every (loss, distortion, quality) run of the
+    profile. Finished runs are skipped; interrupted ones resume. Returns one row per model.
     With a ``results_store`` (replicated seeds): ``train_replicated``."""
-    from .codec import grid, train
-
-    if params.get("results_store"):
-        return train_replicated(params, progress)
-
-    kw = grid.profile_kwargs(params)
-    kw["init"] = ensure_base_models(params, progress)
-    methods = [BASELINE_PRETRAINED, *params["losses"]]
-    n = len(methods) * len(params["metrics"]) * len(params["qualities"])
-    start, finished = time.perf_counter(), []
-
-    def report(name: str) -> None:  # a line per finished run reaches the terminal
-        finished.append(name)
-        print(run_progress_line(len(finished), n, name, time.perf_counter() - start,
-                                run_path(params, "models", name)), flush=True)
+    from .codec import grid, pretrain
+    from .codec.runconfig import RunConfig
 
     workers = parallel_runs(params)
-    paths = grid.run_grid(run_path(params, "models"), methods, params["metrics"], params["qualities"],
-                          msssim_patch_size=msssim_patch(params), progress=progress and workers == 1,
-                          workers=workers, on_done=report, **kw)
-    models = run_path(params, "models")
-    rows = [dict(method=m, family=f, quality=q, lmbda=config.lambda_for(f, q),  # relative: no machine paths
-                 checkpoint=str(Path(paths[train.run_name(m, f, q)]).resolve().relative_to(models.resolve())))
-            for f in params["metrics"] for q in params["qualities"] for m in methods]
-    table = pd.DataFrame(rows)
-    table.to_csv(run_path(params, "models", "models.csv"), index=False)
+    base = RunConfig.from_profile(params, init=pretrain.ensure_base_models(params, progress),
+                                  progress=progress and workers == 1)
+    if params.get("results_store"):
+        return train_replicated(params, base)
+    models, methods = run_path(params, "models"), [BASELINE_PRETRAINED, *params["losses"]]
+    n = len(methods) * len(params["metrics"]) * len(params["qualities"])
+    paths = grid.run_grid(models, methods, params["metrics"], params["qualities"], base, workers=workers,
+                          on_done=grid.reporter(n, lambda name: (name, models / name)))
+    table = grid.models_table(paths, models, methods, params["metrics"], params["qualities"])
+    table.to_csv(models / "models.csv", index=False)
     return table
 
 
-def train_replicated(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
-    """Every (seed, loss, metric, quality) run not yet in the results store: trained,
-    evaluated on the test images and archived as it finishes (``replicated.run_grid``).
-    Returns one row per job: its seed, loss, family, quality and whether it is stored."""
+def train_replicated(params: dict[str, Any], base) -> pd.DataFrame:
+    """Every (seed, loss, distortion, quality) run of ``base`` not yet in the results
+    store: trained, evaluated on the test images and archived as it finishes
+    (``replicated.run_grid``). Returns one row per job: its seed, loss, family, quality and
+    whether it is stored."""
     from . import replicated
     from .codec import grid
 
-    kw = grid.profile_kwargs(params)
-    kw.update(init=ensure_base_models(params, progress), msssim_patch_size=msssim_patch(params))
     store, images = results_store(params), [str(ref) for ref, _ in test_pairs(params)]
     todo = replicated.pending(params, store, len(images))
-    start, finished = time.perf_counter(), []
-
-    def report(job) -> None:
-        finished.append(job)
-        print(run_progress_line(len(finished), len(todo), job.folder, time.perf_counter() - start,
-                                replicated.run_dir(params, job)), flush=True)
-
     print(f"{len(replicated.jobs(params)) - len(todo)} runs already in the store, {len(todo)} to train", flush=True)
-    replicated.run_grid(params, kw, images, store, workers=parallel_runs(params), on_done=report)
+    replicated.run_grid(params, base, images, store, workers=parallel_runs(params),
+                        on_done=grid.reporter(len(todo), lambda job: (job.folder, replicated.run_dir(params, job))))
     done = store.done(len(images))
-    return pd.DataFrame([dict(seed=j.seed, method=j.loss, family=j.metric, quality=j.quality, stored=j in done)
+    return pd.DataFrame([dict(seed=j.seed, method=j.loss, family=j.distortion, quality=j.quality, stored=j in done)
                          for j in replicated.jobs(params)])
-
-
-def run_progress_line(k: int, n: int, name: str, elapsed: float, run_dir: Path) -> str:
-    """'[k/n] name: loss L, 12 s so far, about 30 s left' for a finished training run."""
-    loss = ""
-    log = run_dir / "log.jsonl"
-    if log.is_file():
-        lines = log.read_text().strip().splitlines()
-        if lines:
-            loss = f" loss {json.loads(lines[-1]).get('loss', float('nan')):.4g},"
-    left = elapsed / k * (n - k)
-    return f"[{k}/{n}] {name}:{loss} {elapsed:.0f} s so far, about {left:.0f} s left"
 
 
 def training_curves(params: dict[str, Any]) -> pd.DataFrame:
     """Every run's log.jsonl stacked, with method, family, quality and seed columns (from
     the results store when there is one: it holds the runs of earlier sessions too)."""
+    from .codec.runfolder import read_logs
+
     store = results_store(params)
-    logs = [log for log, _ in store.logs()] if store else sorted(run_path(params, "models").glob("*/log.jsonl"))
-    frames = []
-    for log in logs:
-        raw = read_json(log.parent / "config.json")
-        cfg = raw.get("config", raw)  # train writes the run's knobs under "config"
-        df = pd.read_json(log, lines=True)
-        if df.empty:
-            continue
-        frames.append(df.assign(method=cfg.get("loss") or cfg.get("method"), family=cfg.get("metric"),
-                                quality=cfg.get("quality"), seed=cfg.get("seed", 0)))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return read_logs(store.run_folders() if store else sorted(d.parent for d in run_path(params, "models").glob(
+        "*/log.jsonl")))
 
 
 # ---------------------------------------------------------------- 03 evaluation

@@ -1,12 +1,12 @@
 """A replicated grid (several training seeds per run) that archives each run as it finishes.
 
-The standard profile trains every (seed, loss, metric, quality) run for hours, over
+The standard profile trains every (seed, loss, distortion, quality) run for hours, over
 more than one session. Each run is evaluated on the test images as soon as it is
 trained, and its per-image RD rows and its logs (``config.json``, ``log.jsonl``,
 ``done.json``: not the model) are added to a results store, a committed folder:
 
     <store>/rd.csv                                       every archived run's RD rows (with seed)
-    <store>/logs/seed<k>/<loss>-<metric>-q<quality>/     its config, log and done files
+    <store>/logs/seed<k>/<loss>-<distortion>-q<quality>/ its config, log and done files
     <store>/iwl_identity.json                            IWL's weights against its control's
 
 A run with rows in the store is never trained or evaluated again; the tables and
@@ -19,14 +19,17 @@ import shutil
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
 from . import config
 from .files import atomic_write, read_json, write_json
+from .vocab import CONTROL, PRETRAINED, run_name
 
-PRETRAINED = "baseline-pretrained"
+if TYPE_CHECKING:
+    from .codec.runconfig import RunConfig
+
 RUN_FILES = ("config.json", "log.jsonl", "done.json")
 
 
@@ -35,12 +38,12 @@ class Job:
     """One run of a replicated grid."""
     seed: int
     loss: str
-    metric: str
+    distortion: str
     quality: int
 
     @property
     def name(self) -> str:
-        return f"{self.loss}-{self.metric}-q{self.quality}"
+        return run_name(self.loss, self.distortion, self.quality)
 
     @property
     def folder(self) -> str:
@@ -86,7 +89,7 @@ class Store:
         from .evaluation import evaluate
 
         rd = self.rows()
-        old = ((rd["seed"] == job.seed) & (rd["method"] == job.loss) & (rd["family"] == job.metric)
+        old = ((rd["seed"] == job.seed) & (rd["method"] == job.loss) & (rd["family"] == job.distortion)
                & (rd["quality"] == job.quality))
         table = pd.concat([rd[~old], rows[evaluate.COLUMNS]], ignore_index=True) if len(rd) else rows[evaluate.COLUMNS]
         table = table.sort_values(["seed", "family", "method", "quality", "image"], kind="stable")
@@ -98,27 +101,26 @@ class Store:
             if (run_dir / name).is_file():
                 atomic_write(dest / name, lambda p, src=run_dir / name: shutil.copyfile(src, p))
 
-    def logs(self) -> Iterator[tuple[Path, dict[str, Any]]]:
-        """(log.jsonl, config.json contents) of every archived run."""
-        for log in sorted((self.root / "logs").glob("seed*/*/log.jsonl")):
-            yield log, read_json(log.parent / "config.json")
+    def run_folders(self) -> list[Path]:
+        """The folder of every archived run that has a log."""
+        return [log.parent for log in sorted((self.root / "logs").glob("seed*/*/log.jsonl"))]
 
 
 def run_dir(params: dict[str, Any], job: Job) -> Path:
     return Path(params["run_dir"]) / "models" / job.folder
 
 
-def train_and_evaluate(job: Job, params: dict[str, Any], kw: dict[str, Any], images: list[str]) -> pd.DataFrame:
-    """Train (or resume, or export) one run with ``codec.grid.run_grid``'s rules, then its
-    per-image RD rows on ``images``."""
+def train_and_evaluate(job: Job, params: dict[str, Any], base: RunConfig, images: list[str]) -> pd.DataFrame:
+    """Train (or resume, or export) one run of ``base`` with ``codec.grid.run_grid``'s
+    rules, with the job's seed, then its per-image RD rows on ``images``."""
     from .codec import grid
     from .evaluation import evaluate
 
     folder = run_dir(params, job)
-    ckpt = grid.run_grid(folder.parent, [job.loss], [job.metric], [job.quality], progress=False,
-                         **{**kw, "seed": job.seed})[job.name]
-    return evaluate.evaluate_all([dict(method=job.loss, family=job.metric, quality=job.quality, seed=job.seed,
-                                       lmbda=config.lambda_for(job.metric, job.quality), checkpoint=str(ckpt))],
+    ckpt = grid.run_grid(folder.parent, [job.loss], [job.distortion], [job.quality],
+                         base.replace(seed=job.seed, progress=False))[job.name]
+    return evaluate.evaluate_all([dict(method=job.loss, family=job.distortion, quality=job.quality, seed=job.seed,
+                                       lmbda=config.lambda_for(job.distortion, job.quality), checkpoint=str(ckpt))],
                                  images, folder / "rd.csv", jod=params["jod"], progress=False)
 
 
@@ -128,15 +130,15 @@ def pending(params: dict[str, Any], store: Store, n_images: int) -> list[Job]:
     return [j for j in jobs(params) if j not in done]
 
 
-def run_grid(params: dict[str, Any], kw: dict[str, Any], images: list[str], store: Store, workers: int = 1,
+def run_grid(params: dict[str, Any], base: RunConfig, images: list[str], store: Store, workers: int = 1,
              on_done: Callable[[Job], None] | None = None) -> list[Job]:
-    """Every job not yet in ``store`` (``pending``), ``workers`` at a time, each
-    archived as it finishes (``kw``: ``codec.grid.run_grid``'s settings); then IWL's identity with its control checked. Returns the
-    jobs run now."""
+    """Every job not yet in ``store`` (``pending``) as a run of ``base``, ``workers`` at a
+    time, each archived as it finishes; then IWL's identity with its control checked.
+    Returns the jobs run now."""
     from . import parallel
 
     todo = pending(params, store, len(images))
-    one = partial(train_and_evaluate, params=params, kw=kw, images=images)
+    one = partial(train_and_evaluate, params=params, base=base, images=images)
     for i, rows in parallel.imap(one, todo, workers):
         store.add(todo[i], rows, run_dir(params, todo[i]))
         if on_done:
@@ -158,7 +160,7 @@ def check_iwl_identity(params: dict[str, Any], store: Store) -> dict[str, Any]:
         if job.loss != "iwl":
             continue
         a = run_dir(params, job) / "checkpoint.pth.tar"
-        b = run_dir(params, Job(job.seed, "baseline", job.metric, job.quality)) / "checkpoint.pth.tar"
+        b = run_dir(params, Job(job.seed, CONTROL, job.distortion, job.quality)) / "checkpoint.pth.tar"
         if a.is_file() and b.is_file():
             wa, wb = load_checkpoint_dict(a)["state_dict"], load_checkpoint_dict(b)["state_dict"]
             found[job.folder] = bool(wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa))

@@ -27,7 +27,7 @@ def grid(tmp_path_factory):
                      results_store=str(tmp / "store"), max_steps=2, bootstrap=20, parallel_runs=1)
     params["run_dir"] = str(tmp / "run")
     pipeline.prepare_data(params, progress=False)
-    table = pipeline.train_replicated(params, progress=False)
+    table = pipeline.train_all(params, progress=False)
     return params, table
 
 
@@ -56,7 +56,7 @@ def test_a_stored_run_is_never_redone_even_without_its_model(grid, monkeypatch):
         raise AssertionError("a stored run was trained again")
 
     monkeypatch.setattr(train, "train_run", no_training)
-    assert pipeline.train_replicated(params, progress=False)["stored"].all()
+    assert pipeline.train_all(params, progress=False)["stored"].all()
 
 
 def test_tables_regenerate_from_the_store(grid):

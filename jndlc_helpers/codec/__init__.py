@@ -1,6 +1,7 @@
 """Codec: the CompressAI models, the baseline and JND losses with their feature
-extractors, checkpoints, training one run (``train``) and many (``grid``: grids, the
-pretrained control, our base models)."""
+extractors, checkpoints, a run's configuration (``runconfig``) and folder (``runfolder``),
+training one run (``train``) and many (``grid``: grids and the pretrained control;
+``pretrain``: our base models). Command line: ``python -m jndlc_helpers.codec``."""
 from .._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
@@ -8,6 +9,9 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "losses": ("make_loss", "LOSS_NAMES"),
     "features": ("get_features",),
     "checkpoint": ("save_checkpoint", "load_checkpoint_dict", "fetch_weights", "WeightsUnavailableError"),
-    "train": ("train_run", "NonFiniteLossError", "RunConfigError"),
-    "grid": ("run_grid", "export_pretrained", "pretrain", "pretrain_recipe"),
+    "runconfig": ("RunConfig",),
+    "runfolder": ("RunFolder", "RunConfigError"),
+    "train": ("train_run", "NonFiniteLossError"),
+    "grid": ("run_grid", "export_pretrained"),
+    "pretrain": ("pretrain", "pretrain_recipe", "ensure_base_models"),
 })

@@ -8,8 +8,8 @@ unlabelled images, ``x_j = x_o``). It returns a dict in CompressAI's style:
 - ``"loss"``        = ``lmbda * D + R``, the value to back-propagate;
 - ``"bpp_loss"``    = ``R`` = sum(log likelihoods) / (-ln 2 * N * H * W);
 - ``"distortion"``  = ``D``, in the units ``lmbda`` multiplies (see below);
-- ``"mse_loss"``    = MSE(x_hat, x_o) for metric "mse", or
-  ``"ms_ssim_loss"`` = MS-SSIM(x_hat, x_o) for metric "ms-ssim" (CompressAI's names:
+- ``"mse_loss"``    = MSE(x_hat, x_o) for distortion "mse", or
+  ``"ms_ssim_loss"`` = MS-SSIM(x_hat, x_o) for distortion "ms-ssim" (CompressAI's names:
   fidelity to the *original*, whatever the loss, so that runs compare);
 - extra terms where they exist: ``"jnd_distortion"`` = d(x_o, x_j) (IWL variants),
   ``"feature_loss"`` = MSE(F(x_hat), F(x_j)) (FWL).
@@ -29,7 +29,7 @@ fwl        D = w * s * d(x_o, x_hat) + (1 - w) * MSE(F(x_hat), F(x_j))   (eq. 8)
 so ``lmbda`` multiplies the whole of D. In FWL only the pixel term carries ``s``;
 the feature term is a plain MSE between feature maps (not scaled by 255**2), as in
 the authors' code, with w = 0.9 by default. So the feature term's weight relative to
-the pixel term depends on the extractor and the metric: with NLPD features it is
+the pixel term depends on the extractor and the distortion: with NLPD features it is
 ~0.1% of D for FWL-MSE (pixel MSE x 255**2 dominates) and comparable to the pixel
 term for FWL-MS-SSIM; ``features.py`` gives the measured magnitudes.
 
@@ -51,7 +51,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
 
-METRICS = ("mse", "ms-ssim")
+from ..vocab import DISTORTIONS
+
 LOSS_NAMES = ("baseline", "pwl", "iwl", "iwl-hinge", "fwl")
 MSE_SCALE = 255.0**2  # CompressAI's RateDistortionLoss: lmbda * 255**2 * MSE
 
@@ -79,38 +80,38 @@ class JNDRateDistortionLoss(nn.Module):
 
     name = "base"
 
-    def __init__(self, lmbda: float, metric: str = "mse"):
+    def __init__(self, lmbda: float, distortion: str = "mse"):
         super().__init__()
-        if metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        if distortion not in DISTORTIONS:
+            raise ValueError(f"distortion must be one of {DISTORTIONS}, got {distortion!r}")
         self.lmbda = float(lmbda)
-        self.metric = metric
-        self.scale = MSE_SCALE if metric == "mse" else 1.0
+        self.distortion_name = distortion
+        self.scale = MSE_SCALE if distortion == "mse" else 1.0
 
     def d(self, x_hat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Batch distortion d (unscaled): MSE or 1 - MS-SSIM, as CompressAI computes it."""
-        if self.metric == "mse":
+        if self.distortion_name == "mse":
             return F.mse_loss(x_hat, target)
         return 1 - ms_ssim(x_hat, target, data_range=1.0)
 
     def d_per_image(self, x_hat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-image distortion d_i (unscaled), shape [N]."""
-        if self.metric == "mse":
+        if self.distortion_name == "mse":
             return mse_per_image(x_hat, target)
         return 1 - ms_ssim_per_image(x_hat, target)
 
     @property
     def fidelity_key(self) -> str:
         """CompressAI's name for the fidelity to the original: mse_loss or ms_ssim_loss."""
-        return "mse_loss" if self.metric == "mse" else "ms_ssim_loss"
+        return "mse_loss" if self.distortion_name == "mse" else "ms_ssim_loss"
 
     def d_original(self, x_hat: torch.Tensor, x_o: torch.Tensor, out: dict[str, torch.Tensor]) -> torch.Tensor:
         """d(x_o, x_hat) for the batch, computed once per step and reported in ``out``
         (an MS-SSIM of 4 x 192 px costs as much as a tenth of a CPU step)."""
         if self.fidelity_key not in out:
-            out[self.fidelity_key] = (F.mse_loss(x_hat, x_o) if self.metric == "mse"
+            out[self.fidelity_key] = (F.mse_loss(x_hat, x_o) if self.distortion_name == "mse"
                                       else ms_ssim(x_hat, x_o, data_range=1.0))
-        return out["mse_loss"] if self.metric == "mse" else 1 - out["ms_ssim_loss"]
+        return out["mse_loss"] if self.distortion_name == "mse" else 1 - out["ms_ssim_loss"]
 
     def distortion(self, x_hat, x_o, x_j, out: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
@@ -174,7 +175,7 @@ class ImageWiseHingeLoss(JNDRateDistortionLoss):
             jnd = self.d_per_image(x_j, x_o)
         out["jnd_distortion"] = jnd.mean()
         d_i = self.d_per_image(x_hat, x_o)
-        out[self.fidelity_key] = d_i.mean() if self.metric == "mse" else 1 - d_i.mean()  # the report, for free
+        out[self.fidelity_key] = d_i.mean() if self.distortion_name == "mse" else 1 - d_i.mean()  # the report, for free
         return self.scale * torch.clamp(d_i - jnd, min=0).mean()
 
 
@@ -187,8 +188,8 @@ class FeatureWiseJNDLoss(JNDRateDistortionLoss):
 
     name = "fwl"
 
-    def __init__(self, lmbda: float, metric: str, features: nn.Module, weight: float = 0.9):
-        super().__init__(lmbda, metric)
+    def __init__(self, lmbda: float, distortion: str, features: nn.Module, weight: float = 0.9):
+        super().__init__(lmbda, distortion)
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"fwl_weight must be in [0, 1], got {weight}")
         self.features = features
@@ -213,12 +214,12 @@ _LOSSES = {
 
 def make_loss(
     name: str,
-    metric: str,
+    distortion: str,
     lmbda: float,
     features: str | nn.Module | None = None,
     fwl_weight: float = 0.9,
 ) -> JNDRateDistortionLoss:
-    """Build loss ``name`` (one of LOSS_NAMES) for ``metric`` ('mse' or 'ms-ssim').
+    """Build loss ``name`` (one of LOSS_NAMES) for ``distortion`` ('mse' or 'ms-ssim').
 
     ``features`` (FWL only): an extractor module, or a name for
     ``features.get_features`` ('vgg16' as the paper, 'nlpd' offline).
@@ -230,7 +231,7 @@ def make_loss(
             from .features import get_features
 
             features = get_features(features)
-        return FeatureWiseJNDLoss(lmbda, metric, features, fwl_weight)
+        return FeatureWiseJNDLoss(lmbda, distortion, features, fwl_weight)
     if name not in _LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose one of {LOSS_NAMES}")
-    return _LOSSES[name](lmbda, metric)
+    return _LOSSES[name](lmbda, distortion)

@@ -3,13 +3,13 @@
 Two architectures:
 
 - ``"cheng2020-attn"`` (the paper's protocol): ``compressai.models.Cheng2020Attention``
-  initialised from CompressAI's pretrained weights of the matching quality and metric
+  initialised from CompressAI's pretrained weights of the matching quality and distortion
   (``pretrained="zoo"``: torch's cache, else downloaded when online).
 - ``"scale-hyperprior"`` and ``"mean-scale-hyperprior"`` (the CPU protocol):
   ``compressai.models.ScaleHyperprior(N, M)`` / ``MeanScaleHyperprior(N, M)``, small
   (N, M set by the profile in ``config.py``), initialised from the project's own
   pretrained base models: ``pretrained=<dir>`` holding
-  ``baseline-<metric>-q<quality>/checkpoint.pth.tar`` (written by ``grid.pretrain``).
+  ``baseline-<distortion>-q<quality>/checkpoint.pth.tar`` (written by ``pretrain.pretrain``).
 
 ``pretrained`` is one of ``"zoo"`` (or True), ``"scratch"`` (random init: the only way
 to get an untrained model, and recorded as such), a directory of base models, or a
@@ -53,25 +53,25 @@ def zoo_sizes(architecture: str, quality: int) -> tuple[int, ...]:
     return tuple(table[quality])
 
 
-def zoo_url(architecture: str, quality: int, metric: str) -> str:
+def zoo_url(architecture: str, quality: int, distortion: str) -> str:
     """URL of CompressAI's pretrained weights (file name = the torch hub cache name)."""
     from compressai.zoo.image import model_urls
 
     _check_arch(architecture)
     try:
-        return model_urls[COMPRESSAI_ARCH[architecture]][metric][quality]
+        return model_urls[COMPRESSAI_ARCH[architecture]][distortion][quality]
     except KeyError:
-        raise ValueError(f"CompressAI has no pretrained {architecture} for metric={metric!r}, "
+        raise ValueError(f"CompressAI has no pretrained {architecture} for distortion={distortion!r}, "
                          f"quality={quality}") from None
 
 
-def build_model(architecture: str, quality: int, metric: str, N: int | None = None, M: int | None = None,
+def build_model(architecture: str, quality: int, distortion: str, N: int | None = None, M: int | None = None,
                 pretrained: str | os.PathLike | bool = "zoo", progress: bool = True) -> nn.Module:
     """A CompressAI model in train mode; see the module docstring for ``pretrained``."""
-    return build_model_with_info(architecture, quality, metric, N, M, pretrained, progress)[0]
+    return build_model_with_info(architecture, quality, distortion, N, M, pretrained, progress)[0]
 
 
-def build_model_with_info(architecture: str, quality: int, metric: str, N: int | None = None,
+def build_model_with_info(architecture: str, quality: int, distortion: str, N: int | None = None,
                           M: int | None = None, pretrained: str | os.PathLike | bool = "zoo",
                           progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """``build_model`` plus a JSON-able dict saying where the weights came from."""
@@ -87,30 +87,30 @@ def build_model_with_info(architecture: str, quality: int, metric: str, N: int |
         model = cls(*sizes)
         info = {"init": "scratch", "source": "random initialisation (pretrained='scratch')"}
     elif pretrained == "zoo":
-        url = zoo_url(architecture, quality, metric)
+        url = zoo_url(architecture, quality, distortion)
         path = fetch_weights(url, what=f"CompressAI pretrained {COMPRESSAI_ARCH[architecture]} "
-                             f"(metric={metric}, quality={quality})", param="pretrained", progress=progress)
+                             f"(distortion={distortion}, quality={quality})", param="pretrained", progress=progress)
         model = _from_file(cls, path, N, M)
         info = {"init": "zoo", "source": url}
     else:
         path = Path(pretrained).expanduser()
         if path.is_dir():
-            path = base_checkpoint(path, metric, quality)
+            path = base_checkpoint(path, distortion, quality)
         elif not path.is_file():
             raise FileNotFoundError(f"pretrained={str(pretrained)!r}: not 'zoo', 'scratch', a directory or a file")
-        model = _from_file(cls, path, N, M, expect=dict(architecture=architecture, metric=metric, quality=quality))
+        model = _from_file(cls, path, N, M, expect=dict(architecture=architecture, metric=distortion, quality=quality))
         info = {"init": "file", "source": portable_path(path)}
-    info.update(architecture=architecture, quality=quality, metric=metric, **model_sizes(model))
+    info.update(architecture=architecture, quality=quality, metric=distortion, **model_sizes(model))
     return model.train(), info
 
 
-def base_checkpoint(base_dir: str | os.PathLike, metric: str, quality: int) -> Path:
-    """``<base_dir>/baseline-<metric>-q<quality>/checkpoint.pth.tar`` of a finished pretraining."""
-    run = Path(base_dir) / f"baseline-{metric}-q{quality}"
+def base_checkpoint(base_dir: str | os.PathLike, distortion: str, quality: int) -> Path:
+    """``<base_dir>/baseline-<distortion>-q<quality>/checkpoint.pth.tar`` of a finished pretraining."""
+    run = Path(base_dir) / f"baseline-{distortion}-q{quality}"
     ckpt = run / CHECKPOINT_NAME
     if not ckpt.is_file():
         raise WeightsUnavailableError(
-            f"{ckpt}: no pretrained base model for metric={metric}, quality={quality}; build it with "
+            f"{ckpt}: no pretrained base model for distortion={distortion}, quality={quality}; build it with "
             f"jndlc_helpers.codec.grid.pretrain({str(base_dir)!r}, ...) or pass pretrained='scratch'")
     if not (run / "done.json").is_file():
         raise WeightsUnavailableError(

@@ -13,7 +13,7 @@ from PIL import Image
 
 from jndlc_helpers.codec import checkpoint as ck
 from jndlc_helpers.codec.models import build_model
-from jndlc_helpers.codec.train import configure_optimizers
+from jndlc_helpers.codec.optim import configure_optimizers
 
 
 def tiny_model(seed: int = 0):

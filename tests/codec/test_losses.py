@@ -219,7 +219,7 @@ def test_iwl_hinge_gradient_differs_when_better_than_jnd():
 def test_make_loss_errors_name_the_parameter():
     with pytest.raises(ValueError, match="unknown loss 'foo'"):
         make_loss("foo", "mse", 0.01)
-    with pytest.raises(ValueError, match="metric"):
+    with pytest.raises(ValueError, match="distortion"):
         make_loss("baseline", "psnr", 0.01)
     with pytest.raises(ValueError, match="features"):
         make_loss("fwl", "mse", 0.01)

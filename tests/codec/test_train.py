@@ -15,11 +15,18 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import TensorDataset
 
-from jndlc_helpers.codec import models, train
+from jndlc_helpers.codec import cli, loader, models, optim, train
 from jndlc_helpers.codec.checkpoint import CHECKPOINT_NAME, load_checkpoint_dict
+from jndlc_helpers.codec.runconfig import RunConfig
+from jndlc_helpers.codec.runfolder import CONFIG_NAME, DONE_NAME, LOG_NAME, RunConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(N=8, M=12, batch_size=2, progress=False, device="cpu")
+
+
+def train_run(run_dir, dataset=None, callback=None, **settings) -> Path:
+    """``train.train_run`` with ``settings`` as the run's RunConfig."""
+    return train.train_run(run_dir, RunConfig(**settings), dataset=dataset, callback=callback)
 
 
 def smooth_pairs(n: int = 6, size: int = 64, seed: int = 0) -> TensorDataset:
@@ -32,7 +39,7 @@ def smooth_pairs(n: int = 6, size: int = 64, seed: int = 0) -> TensorDataset:
 
 
 def log_lines(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / train.LOG_NAME).read_text().splitlines()]
+    return [json.loads(line) for line in (run_dir / LOG_NAME).read_text().splitlines()]
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -44,17 +51,17 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 def test_short_training_lowers_the_loss_and_compressai_evaluates_it(tmp_path):
     run = tmp_path / "baseline-mse-q6"
-    ckpt = train.train_run(run, loss="baseline", metric="mse", quality=6, dataset=smooth_pairs(), max_steps=25,
-                           lr=2e-3, checkpoint_every=100, **TINY)
+    ckpt = train_run(run, loss="baseline", distortion="mse", quality=6, dataset=smooth_pairs(), max_steps=25,
+                     lr=2e-3, checkpoint_every=100, **TINY)
     log = log_lines(run)
     assert [r["step"] for r in log] == list(range(1, 26))
     assert {"loss", "bpp_loss", "mse_loss", "psnr", "distortion", "aux_loss", "lr", "seconds"} <= set(log[0])
     first = np.mean([r["loss"] for r in log[:5]])
     last = np.mean([r["loss"] for r in log[-5:]])
     assert last < 0.8 * first
-    done = json.loads((run / train.DONE_NAME).read_text())
+    done = json.loads((run / DONE_NAME).read_text())
     assert done["steps"] == 25 and done["method"] == "baseline"
-    config = json.loads((run / train.CONFIG_NAME).read_text())
+    config = json.loads((run / CONFIG_NAME).read_text())
     assert config["config"]["lambda"] == 0.0483 and config["versions"]["compressai"] == "1.2.8"
     assert config["sessions"][0]["device"] == "cpu"
 
@@ -79,9 +86,9 @@ class Killed(Exception):
 
 
 def test_resume_after_a_kill_is_exact(tmp_path):
-    cfg = dict(loss="iwl", metric="mse", quality=3, max_steps=5, checkpoint_every=2, **TINY)
+    cfg = dict(loss="iwl", distortion="mse", quality=3, max_steps=5, checkpoint_every=2, **TINY)
     # 6 pairs, batch 2: 3 steps per epoch -- resume mid-epoch, then cross an epoch boundary
-    whole = train.train_run(tmp_path / "whole", dataset=smooth_pairs(), **cfg)
+    whole = train_run(tmp_path / "whole", dataset=smooth_pairs(), **cfg)
 
     def kill_after_step_3(step, model, record):
         if step == 3:
@@ -89,65 +96,65 @@ def test_resume_after_a_kill_is_exact(tmp_path):
 
     run = tmp_path / "killed"
     with pytest.raises(Killed):
-        train.train_run(run, dataset=smooth_pairs(), callback=kill_after_step_3, **cfg)
+        train_run(run, dataset=smooth_pairs(), callback=kill_after_step_3, **cfg)
     assert load_checkpoint_dict(run / CHECKPOINT_NAME)["step"] == 2
-    assert not (run / train.DONE_NAME).exists()
+    assert not (run / DONE_NAME).exists()
 
-    resumed = train.train_run(run, dataset=smooth_pairs(), **cfg)
+    resumed = train_run(run, dataset=smooth_pairs(), **cfg)
     a, b = weights(whole), weights(resumed)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in log_lines(tmp_path / "whole")]
     assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in log_lines(run)]
     ck_a, ck_b = load_checkpoint_dict(whole), load_checkpoint_dict(resumed)
     assert ck_a["lr_scheduler"] == ck_b["lr_scheduler"] and ck_b["step"] == 5
-    assert len(json.loads((run / train.CONFIG_NAME).read_text())["sessions"]) == 2
+    assert len(json.loads((run / CONFIG_NAME).read_text())["sessions"]) == 2
 
 
 def test_finished_run_is_not_redone(tmp_path):
-    cfg = dict(loss="baseline", metric="mse", quality=1, max_steps=2, dataset=smooth_pairs(), **TINY)
-    ckpt = train.train_run(tmp_path / "r", **cfg)
-    stamp, log = ckpt.stat().st_mtime_ns, (tmp_path / "r" / train.LOG_NAME).read_text()
-    assert train.train_run(tmp_path / "r", **cfg) == ckpt
-    assert ckpt.stat().st_mtime_ns == stamp and (tmp_path / "r" / train.LOG_NAME).read_text() == log
-    with pytest.raises(train.RunConfigError, match="lr: 0.0001 -> 0.001"):
-        train.train_run(tmp_path / "r", **{**cfg, "lr": 1e-3})
-    train.train_run(tmp_path / "r", overwrite=True, **{**cfg, "lr": 1e-3})
+    cfg = dict(loss="baseline", distortion="mse", quality=1, max_steps=2, dataset=smooth_pairs(), **TINY)
+    ckpt = train_run(tmp_path / "r", **cfg)
+    stamp, log = ckpt.stat().st_mtime_ns, (tmp_path / "r" / LOG_NAME).read_text()
+    assert train_run(tmp_path / "r", **cfg) == ckpt
+    assert ckpt.stat().st_mtime_ns == stamp and (tmp_path / "r" / LOG_NAME).read_text() == log
+    with pytest.raises(RunConfigError, match="lr: 0.0001 -> 0.001"):
+        train_run(tmp_path / "r", **{**cfg, "lr": 1e-3})
+    train_run(tmp_path / "r", overwrite=True, **{**cfg, "lr": 1e-3})
     assert load_checkpoint_dict(ckpt)["meta"]["complete"] is True
 
 
 def test_a_larger_budget_extends_a_finished_run(tmp_path):
-    cfg = dict(loss="baseline", metric="mse", quality=2, dataset=smooth_pairs(), checkpoint_every=1, **TINY)
-    longer = train.train_run(tmp_path / "five", max_steps=5, **cfg)
-    extended = train.train_run(tmp_path / "three", max_steps=3, **cfg)
+    cfg = dict(loss="baseline", distortion="mse", quality=2, dataset=smooth_pairs(), checkpoint_every=1, **TINY)
+    longer = train_run(tmp_path / "five", max_steps=5, **cfg)
+    extended = train_run(tmp_path / "three", max_steps=3, **cfg)
     assert load_checkpoint_dict(extended)["step"] == 3
-    train.train_run(tmp_path / "three", max_steps=5, **cfg)
+    train_run(tmp_path / "three", max_steps=5, **cfg)
     a, b = weights(longer), weights(extended)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert json.loads((tmp_path / "three" / train.DONE_NAME).read_text())["steps"] == 5
+    assert json.loads((tmp_path / "three" / DONE_NAME).read_text())["steps"] == 5
 
 
 def test_stripped_checkpoint_loads_but_refuses_to_resume(tmp_path):
     from jndlc_helpers.codec.checkpoint import strip_training_state
 
-    cfg = dict(loss="baseline", metric="mse", quality=2, dataset=smooth_pairs(), **TINY)
-    ckpt = train.train_run(tmp_path / "r", max_steps=2, **cfg)
+    cfg = dict(loss="baseline", distortion="mse", quality=2, dataset=smooth_pairs(), **TINY)
+    ckpt = train_run(tmp_path / "r", max_steps=2, **cfg)
     before = ckpt.stat().st_size
     strip_training_state(ckpt)
     assert ckpt.stat().st_size < before and load_checkpoint_dict(ckpt)["optimizer"] is None
     model, meta = models.load_checkpoint(ckpt)
     assert meta["training_state"] == "stripped" and not model.training
-    assert train.train_run(tmp_path / "r", max_steps=2, **cfg) == ckpt  # finished: nothing to resume
-    with pytest.raises(train.RunConfigError, match="stripped"):
-        train.train_run(tmp_path / "r", max_steps=3, **cfg)
+    assert train_run(tmp_path / "r", max_steps=2, **cfg) == ckpt  # finished: nothing to resume
+    with pytest.raises(RunConfigError, match="stripped"):
+        train_run(tmp_path / "r", max_steps=3, **cfg)
 
 
 def test_iwl_fine_tuning_is_baseline_fine_tuning(tmp_path):
     """Eq. 7 only shifts the loss by a constant: same seed, same data, same weights."""
-    cfg = dict(metric="mse", quality=3, dataset=smooth_pairs(), max_steps=4, **TINY)
-    base = weights(train.train_run(tmp_path / "baseline", loss="baseline", **cfg))
-    iwl = weights(train.train_run(tmp_path / "iwl", loss="iwl", **cfg))
+    cfg = dict(distortion="mse", quality=3, dataset=smooth_pairs(), max_steps=4, **TINY)
+    base = weights(train_run(tmp_path / "baseline", loss="baseline", **cfg))
+    iwl = weights(train_run(tmp_path / "iwl", loss="iwl", **cfg))
     assert all(torch.equal(base[k], iwl[k]) for k in base)
-    pwl = weights(train.train_run(tmp_path / "pwl", loss="pwl", **cfg))
+    pwl = weights(train_run(tmp_path / "pwl", loss="pwl", **cfg))
     assert not all(torch.equal(base[k], pwl[k]) for k in base)  # a loss that does change training
 
 
@@ -170,14 +177,14 @@ def test_every_loss_of_a_seed_sees_its_controls_crops_and_noise(tmp_path, monkey
     the crops and the quantisation noise away from the control's, or a loss's effect
     would carry the noise of another draw."""
     monkeypatch.setattr(train, "_features", lambda *a: torch.nn.Conv2d(3, 4, 3).requires_grad_(False))
-    cfg = dict(metric="mse", quality=3, dataset=RandomFlips(), max_steps=3, seed=5, **TINY)
-    train.train_run(tmp_path / "baseline", loss="baseline", **cfg)
-    train.train_run(tmp_path / "fwl", loss="fwl", **cfg)
+    cfg = dict(distortion="mse", quality=3, dataset=RandomFlips(), max_steps=3, seed=5, **TINY)
+    train_run(tmp_path / "baseline", loss="baseline", **cfg)
+    train_run(tmp_path / "fwl", loss="fwl", **cfg)
     base, fwl = log_lines(tmp_path / "baseline"), log_lines(tmp_path / "fwl")
     assert base[0]["bpp_loss"] == fwl[0]["bpp_loss"]  # the first forward pass precedes any update
     assert base[0]["mse_loss"] == fwl[0]["mse_loss"]
     other = tmp_path / "baseline-seed6"
-    train.train_run(other, loss="baseline", **{**cfg, "seed": 6})
+    train_run(other, loss="baseline", **{**cfg, "seed": 6})
     assert log_lines(other)[0]["bpp_loss"] != base[0]["bpp_loss"]  # another seed, another draw
 
 
@@ -202,9 +209,9 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
     monkeypatch.setattr(train.losses, "make_loss", lambda *a, **k: PoisonedAtCall4(make_loss(*a, **k)))
     run = tmp_path / "baseline-mse-q2"
     with pytest.raises(train.NonFiniteLossError, match=r"run baseline-mse-q2 .*loss is nan at step 4"):
-        train.train_run(run, loss="baseline", metric="mse", quality=2, dataset=smooth_pairs(), max_steps=6,
-                        checkpoint_every=2, **TINY)
-    assert not (run / train.DONE_NAME).exists()
+        train_run(run, loss="baseline", distortion="mse", quality=2, dataset=smooth_pairs(), max_steps=6,
+                  checkpoint_every=2, **TINY)
+    assert not (run / DONE_NAME).exists()
     model, meta = models.load_checkpoint(run / CHECKPOINT_NAME)
     assert meta["steps"] == 2 and meta["complete"] is False
     assert all(torch.isfinite(p).all() for p in model.parameters())
@@ -215,16 +222,16 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
 
 def test_patch_size_checks_name_the_parameter():
     with pytest.raises(ValueError, match="patch_size=128 px is too small for MS-SSIM"):
-        train.train_run("unused", loss="iwl", metric="ms-ssim", quality=1, data_root="unused", patch_size=128,
-                        max_steps=1)
+        train_run("unused", loss="iwl", distortion="ms-ssim", quality=1, data_root="unused", patch_size=128,
+                  max_steps=1)
     with pytest.raises(ValueError, match="patch_size=100 px: must be a multiple of 64"):
-        train.train_run("unused", loss="iwl", metric="mse", quality=1, data_root="unused", patch_size=100,
-                        max_steps=1)
-    with pytest.raises(ValueError, match="training images of 64 px .*patch_size >= 176"):
-        train.train_run("unused", loss="iwl", metric="ms-ssim", quality=1, dataset=smooth_pairs(),
-                        max_steps=1, **TINY)
+        train_run("unused", loss="iwl", distortion="mse", quality=1, data_root="unused", patch_size=100,
+                  max_steps=1)
+    with pytest.raises(ValueError, match="training images of 64 px .*patch_size >= 192"):
+        train_run("unused", loss="iwl", distortion="ms-ssim", quality=1, dataset=smooth_pairs(),
+                  max_steps=1, **TINY)
     with pytest.raises(ValueError, match="budget"):
-        train.train_run("unused", loss="iwl", metric="mse", quality=1, dataset=smooth_pairs())
+        train_run("unused", loss="iwl", distortion="mse", quality=1, dataset=smooth_pairs())
 
 
 # ----------------------------------------------------------------------------- controls, grid, base models
@@ -243,7 +250,7 @@ def write_pair_folder(root: Path, n: int = 4, size: int = 64) -> Path:
 def test_cli_run_on_a_folder(tmp_path, capsys):
     pytest.importorskip("jndlc_helpers.data.pairs")
     root = write_pair_folder(tmp_path / "data")
-    rc = train.main(["run", str(tmp_path / "runs" / "pwl-mse-q1"), "--loss", "pwl", "--metric", "mse",
+    rc = cli.main(["run", str(tmp_path / "runs" / "pwl-mse-q1"), "--loss", "pwl", "--distortion", "mse",
                      "--quality", "1", "--data-root", str(root), "--N", "8", "--M", "12", "--max-steps", "2",
                      "--batch-size", "2", "--patch-size", "64", "--device", "cpu", "--no-progress",
                      "--decode-cache", str(tmp_path / "decoded")])
@@ -259,11 +266,12 @@ def test_cli_grid_trains_runs_side_by_side(tmp_path, monkeypatch, capsys):
 
     seen = []
     monkeypatch.setattr(grid, "run_grid", lambda *a, workers=1, **kw: seen.append(workers) or {})
-    args = ["grid", str(tmp_path), "--losses", "baseline", "--metrics", "mse", "--qualities", "1", "--device", "cpu"]
-    assert train.main(args + ["--parallel-runs", "3"]) == 0 and train.main(args) == 0
+    args = ["grid", str(tmp_path), "--losses", "baseline", "--distortions", "mse", "--qualities", "1", "--device", "cpu",
+            "--max-steps", "1"]
+    assert cli.main(args + ["--parallel-runs", "3"]) == 0 and cli.main(args) == 0
     assert seen == [3, os.cpu_count() or 1]  # default: one per core on a CPU
     with pytest.raises(SystemExit, match="error: parallel_runs"):
-        train.main(args + ["--parallel-runs", "0"])
+        cli.main(args + ["--parallel-runs", "0"])
 
 
 # ----------------------------------------------------------------------------- DDP
@@ -274,6 +282,7 @@ import os, sys, torch
 sys.path.insert(0, {tests!r})
 from test_train import smooth_pairs
 from jndlc_helpers.codec import train
+from jndlc_helpers.codec.runconfig import RunConfig
 
 out = sys.argv[1]
 rank = int(os.environ["RANK"])
@@ -282,8 +291,9 @@ def keep(step, model, record):
     if step == 3:
         torch.save({{k: v.detach().clone() for k, v in model.state_dict().items()}}, f"{{out}}/rank{{rank}}.pt")
 
-train.train_run(f"{{out}}/run", loss="iwl", metric="mse", quality=1, dataset=smooth_pairs(8), N=8, M=12,
-                max_steps=3, batch_size=4, checkpoint_every=2, progress=False, device="cpu", callback=keep)
+train.train_run(f"{{out}}/run", RunConfig(loss="iwl", distortion="mse", quality=1, N=8, M=12, max_steps=3,
+                batch_size=4, checkpoint_every=2, progress=False, device="cpu"), dataset=smooth_pairs(8),
+                callback=keep)
 """
 
 
@@ -298,7 +308,7 @@ def test_ddp_two_processes_on_gloo(tmp_path):
     assert all(torch.equal(r0[k], r1[k]) for k in r0)  # the two replicas stayed identical
     saved = load_checkpoint_dict(tmp_path / "run" / CHECKPOINT_NAME)
     assert saved["step"] == 3 and saved["meta"]["complete"]
-    assert json.loads((tmp_path / "run" / train.CONFIG_NAME).read_text())["sessions"][0]["world_size"] == 2
+    assert json.loads((tmp_path / "run" / CONFIG_NAME).read_text())["sessions"][0]["world_size"] == 2
     for k, v in r0.items():
         if not k.endswith(("_quantized_cdf", "_offset", "_cdf_length", "scale_table")):  # set by update()
             assert torch.equal(saved["state_dict"][k], v), k  # rank 0 wrote its weights
@@ -310,26 +320,26 @@ def test_ddp_two_processes_on_gloo(tmp_path):
 
 def test_cosine_schedule_warms_up_then_decays_to_its_floor():
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
-    sched = train.make_scheduler(opt, "cosine", total_steps=2000)
+    sched = optim.make_scheduler(opt, "cosine", total_steps=2000)
     lrs = []
     for _ in range(2000):
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
-    warm = min(train.COSINE_WARMUP_STEPS, 2000 // 20)
+    warm = min(optim.COSINE_WARMUP_STEPS, 2000 // 20)
     assert lrs[0] == pytest.approx(1e-3 / warm) and lrs[warm] == pytest.approx(1e-3, rel=1e-3)
     assert all(a >= b for a, b in zip(lrs[warm:], lrs[warm + 1:]))  # never rises after the warm-up
-    assert lrs[-1] == pytest.approx(1e-3 * train.COSINE_FINAL_FRACTION, rel=0.05)
-    assert isinstance(train.make_scheduler(opt, "plateau", 10), torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert lrs[-1] == pytest.approx(1e-3 * optim.COSINE_FINAL_FRACTION, rel=0.05)
+    assert isinstance(optim.make_scheduler(opt, "plateau", 10), torch.optim.lr_scheduler.ReduceLROnPlateau)
     with pytest.raises(ValueError, match="lr_schedule"):
-        train.train_run("unused", loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(), max_steps=1,
-                        lr_schedule="linear")
+        train_run("unused", loss="baseline", distortion="mse", quality=1, dataset=smooth_pairs(), max_steps=1,
+                  lr_schedule="linear")
 
 
 def test_bf16_autocast_training_on_cpu_is_finite_and_close_to_float32(tmp_path):
-    kw = dict(loss="baseline", metric="mse", quality=3, dataset=smooth_pairs(), max_steps=4, seed=1, **TINY)
-    train.train_run(tmp_path / "fp32", **kw)
-    train.train_run(tmp_path / "bf16", amp=True, **kw)
+    kw = dict(loss="baseline", distortion="mse", quality=3, dataset=smooth_pairs(), max_steps=4, seed=1, **TINY)
+    train_run(tmp_path / "fp32", **kw)
+    train_run(tmp_path / "bf16", amp=True, **kw)
     fp32, bf16 = log_lines(tmp_path / "fp32"), log_lines(tmp_path / "bf16")
     for a, b in zip(fp32, bf16):
         assert np.isfinite(b["loss"]) and np.isfinite(b["bpp_loss"])
@@ -341,7 +351,7 @@ def test_fine_tuning_data_mixes_jnd_pairs_1_to_1_with_the_committed_unlabelled_p
     from jndlc_helpers.data import corpus, embedded
 
     root = make_pairs(["a", "b", "c"], size=(128, 160))
-    data = train.build_dataset(root, REPO / corpus.UNLABELLED_DIR, patch_size=128, seed=0)
+    data = loader.build_dataset(root, REPO / corpus.UNLABELLED_DIR, patch_size=128, seed=0)
     assert (data.n_labelled, data.n_unlabelled) == (3, 3)  # as many unlabelled as labelled (Sec. 2.4)
     for i in range(len(data)):
         x_o, x_j = data[i]
@@ -354,7 +364,7 @@ def test_fine_tuning_data_mixes_jnd_pairs_1_to_1_with_the_committed_unlabelled_p
 def test_cli_bad_data_root_is_one_line_naming_it(tmp_path, capsys):
     missing = tmp_path / "MISSING"
     with pytest.raises(SystemExit) as e:
-        train.main(["run", str(tmp_path / "runs" / "r"), "--loss", "baseline", "--metric", "mse", "--quality", "1",
+        cli.main(["run", str(tmp_path / "runs" / "r"), "--loss", "baseline", "--distortion", "mse", "--quality", "1",
                     "--data-root", str(missing), "--max-steps", "1", "--init", "scratch", "--device", "cpu",
                     "--no-progress"])
     msg = str(e.value.code)
@@ -364,15 +374,15 @@ def test_cli_bad_data_root_is_one_line_naming_it(tmp_path, capsys):
 def test_resume_on_a_run_whose_device_is_not_the_cpu_is_exact(tmp_path, monkeypatch):
     """As on a GPU: the run's device is not where the checkpoint's RNG states can live
     (simulated with the meta device while the checkpoint is read back)."""
-    cfg = dict(loss="baseline", metric="mse", quality=2, max_steps=4, checkpoint_every=2, **TINY)
-    whole = train.train_run(tmp_path / "whole", dataset=smooth_pairs(), **cfg)
+    cfg = dict(loss="baseline", distortion="mse", quality=2, max_steps=4, checkpoint_every=2, **TINY)
+    whole = train_run(tmp_path / "whole", dataset=smooth_pairs(), **cfg)
 
     def kill_after_step_3(step, model, record):
         if step == 3:
             raise Killed
 
     with pytest.raises(Killed):
-        train.train_run(tmp_path / "killed", dataset=smooth_pairs(), callback=kill_after_step_3, **cfg)
+        train_run(tmp_path / "killed", dataset=smooth_pairs(), callback=kill_after_step_3, **cfg)
     resume = train._resume
 
     def on_another_device(run, cfg_, digest):
@@ -381,7 +391,7 @@ def test_resume_on_a_run_whose_device_is_not_the_cpu_is_exact(tmp_path, monkeypa
         run.dev = torch.device("cpu")
 
     monkeypatch.setattr(train, "_resume", on_another_device)
-    resumed = train.train_run(tmp_path / "killed", dataset=smooth_pairs(), **cfg)
+    resumed = train_run(tmp_path / "killed", dataset=smooth_pairs(), **cfg)
     a, b = weights(whole), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -397,28 +407,23 @@ class _WhoLoads(torch.utils.data.Dataset):
 
 
 def _loader_run(rank: int, world: int = 2, workers: int = 1):
-    from types import SimpleNamespace
-
-    return SimpleNamespace(dataset=_WhoLoads(), world=world, rank=rank, local_batch=2, drop_last=True,
-                           dev=torch.device("cpu"), args={"seed": 0, "num_workers": workers})
+    return dict(world=world, rank=rank, seed=0, local_batch=2, drop_last=True, num_workers=workers, pin_memory=False)
 
 
 def test_each_rank_draws_its_own_crops_and_workers_persist_over_epochs():
     seen = {}
     for rank in (0, 1):
-        run = _loader_run(rank)
-        loader = train._make_loader(run)
-        seen[rank] = [torch.cat(list(train._batches(run, loader, epoch, 0))) for epoch in (0, 1)]
+        data = loader.make_loader(_WhoLoads(), **_loader_run(rank))
+        seen[rank] = [torch.cat(list(loader.batches(data, 0, epoch, 0, rank))) for epoch in (0, 1)]
     pid, worker_seed = {r: {int(v) for e in seen[r] for v in e[:, 0]} for r in seen}, \
         {r: {int(v) for v in seen[r][0][:, 1]} for r in seen}
     assert worker_seed[0].isdisjoint(worker_seed[1])  # the ranks' workers are seeded apart
     assert len(pid[0]) == 1 and len(pid[1]) == 1  # one worker process for both epochs: its cache stays
     idx = {r: [set(e[:, 2].tolist()) for e in seen[r]] for r in seen}
     assert idx[0][0].isdisjoint(idx[1][0]) and len(idx[0][0] | idx[1][0]) == 8  # the data split over ranks
-    run = _loader_run(0, world=1, workers=0)
-    loader = train._make_loader(run)
-    assert [int(v) for v in torch.cat(list(train._batches(run, loader, 0, 3)))[:, 2]] == \
-        [int(v) for v in torch.cat(list(train._batches(run, loader, 0, 0)))[6:, 2]]  # a resume skips batches
+    data = loader.make_loader(_WhoLoads(), **_loader_run(0, world=1, workers=0))
+    assert [int(v) for v in torch.cat(list(loader.batches(data, 0, 0, 3, 0)))[:, 2]] == \
+        [int(v) for v in torch.cat(list(loader.batches(data, 0, 0, 0, 0)))[6:, 2]]  # a resume skips batches
 
 
 def test_bf16_amp_keeps_latents_means_scales_and_context_in_float32(tmp_path):
@@ -433,8 +438,8 @@ def test_bf16_amp_keeps_latents_means_scales_and_context_in_float32(tmp_path):
                 lambda m, args, kwargs: seen.update(y=args[0].dtype, scales=args[1].dtype,
                                                     means=kwargs["means"].dtype), with_kwargs=True)
 
-    train.train_run(tmp_path / "r", loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(4),
-                    architecture="cheng2020-attn", N=16, init="scratch", max_steps=2, amp=True, batch_size=2,
+    train_run(tmp_path / "r", loss="baseline", distortion="mse", quality=1, dataset=smooth_pairs(4),
+              architecture="cheng2020-attn", N=16, init="scratch", max_steps=2, amp=True, batch_size=2,
                     progress=False, device="cpu", callback=watch)
     assert seen["g_s"] == torch.bfloat16  # the autocast still runs the transforms' bulk in bf16
     assert {k: v for k, v in seen.items() if k != "g_s"} == {
@@ -460,8 +465,8 @@ def test_tensorboard_scalars_beside_the_log(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train, "_tensorboard_writer", Board)
     run = tmp_path / "r"
-    train.train_run(run, loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(4), max_steps=3,
-                    tensorboard=True, **TINY)
+    train_run(run, loss="baseline", distortion="mse", quality=1, dataset=smooth_pairs(4), max_steps=3,
+              tensorboard=True, **TINY)
     log = log_lines(run)
     assert [(t, v, s) for t, v, s in written if t == "train/loss"] == [("train/loss", r["loss"], r["step"])
                                                                         for r in log]
@@ -476,5 +481,5 @@ def test_tensorboard_without_the_package_says_how_to_get_it(tmp_path):
     except ImportError:
         pass
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'jndlc\[tensorboard\]'"):
-        train.train_run(tmp_path / "r", loss="baseline", metric="mse", quality=1, dataset=smooth_pairs(4),
-                        max_steps=1, tensorboard=True, **TINY)
+        train_run(tmp_path / "r", loss="baseline", distortion="mse", quality=1, dataset=smooth_pairs(4),
+                  max_steps=1, tensorboard=True, **TINY)

@@ -1,0 +1,167 @@
+"""A run's configuration: one frozen, typed object, validated once where it is made.
+
+``RunConfig`` is made from a profile (``from_profile``), the command line
+(``cli.py``) or by hand, and passed whole through pretraining, the grid and the
+training loop. Its ``identity`` is what ``config.json`` records and what names a run
+(its digest, less the budget); the keys written there keep their first spelling
+(``"metric"`` for the distortion) so that runs trained earlier keep their digest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .. import config as cfgmod
+from .. import vocab
+from ..files import params_digest, portable_path
+from . import losses, models
+
+Path_ = str | os.PathLike
+LR_SCHEDULES = ("plateau", "cosine")
+BUDGET_KEYS = ("epochs", "max_steps")  # not part of a run's identity: rerun with more to extend it
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: what it learns, from what, on what data, for how long, and how it runs.
+
+    ``lmbda`` None means the paper's lambda for (distortion, quality) (``lam``). MS-SSIM
+    runs on folders of images train on patches of at least ``msssim_patch_size`` px.
+    """
+    loss: str = vocab.CONTROL
+    distortion: str = "mse"
+    quality: int = 1
+    lmbda: float | None = None
+    # data
+    data_root: Path_ | None = None
+    unlabelled_root: Path_ | None = None
+    decode_cache: Path_ | None = None
+    patch_size: int = 256
+    msssim_patch_size: int = vocab.MSSSIM_PATCH
+    # model
+    architecture: str = "scale-hyperprior"
+    N: int | None = None
+    M: int | None = None
+    init: Path_ = "scratch"
+    # FWL's feature extractor F
+    features: str = "nlpd"
+    feature_weights: Path_ | None = None
+    fwl_weight: float = 0.9
+    # budget and optimisation
+    epochs: int | None = None
+    max_steps: int | None = None
+    batch_size: int = 16
+    lr: float = 1e-4
+    aux_lr: float = 1e-3
+    clip_max_norm: float = 1.0
+    lr_schedule: str = "plateau"
+    scheduler_every: int | None = None
+    seed: int = 0
+    # how it runs (changes no result beyond rounding)
+    device: str = "auto"
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    num_workers: int = 0
+    checkpoint_every: int = 100
+    log_every: int = 1
+    tensorboard: bool = False
+    progress: bool = True
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        """Fail early, naming the parameter, on a configuration no run can use."""
+        if self.loss not in losses.LOSS_NAMES:
+            raise ValueError(f"loss={self.loss!r}: choose one of {losses.LOSS_NAMES}")
+        if self.distortion not in vocab.DISTORTIONS:
+            raise ValueError(f"distortion={self.distortion!r}: choose one of {vocab.DISTORTIONS}")
+        cfgmod.lambda_for(self.distortion, self.quality)  # the quality's range
+        if self.architecture not in models.ARCHITECTURES:
+            raise ValueError(f"architecture={self.architecture!r}: choose one of {models.ARCHITECTURES}")
+        if self.epochs is None and self.max_steps is None:
+            raise ValueError("give a budget: epochs=... or max_steps=...")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule={self.lr_schedule!r}: choose one of {LR_SCHEDULES}")
+        if self.checkpoint_every < 1 or self.log_every < 1:
+            raise ValueError("checkpoint_every and log_every must be >= 1")
+
+    @property
+    def lam(self) -> float:
+        """The run's lambda: ``lmbda``, or the paper's for (distortion, quality)."""
+        return cfgmod.lambda_for(self.distortion, self.quality) if self.lmbda is None else float(self.lmbda)
+
+    @property
+    def name(self) -> str:
+        return vocab.run_name(self.loss, self.distortion, self.quality)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with ``changes`` (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def for_run(self, loss: str, distortion: str, quality: int) -> RunConfig:
+        """This config for one (loss, distortion, quality) of a grid: the paper's lambda,
+        and MS-SSIM patches of at least ``msssim_patch_size`` (5 scales need > 160 px)."""
+        patch = max(self.patch_size, self.msssim_patch_size) if distortion == "ms-ssim" else self.patch_size
+        return self.replace(loss=loss, distortion=distortion, quality=quality, lmbda=None, patch_size=patch)
+
+    def identity(self, run_dir: Path_, dataset: Any = None) -> dict[str, Any]:
+        """config.json's "config": what the run is. Paths are relative to the repository
+        when inside it, else to the run folder."""
+        fwl = self.loss == "fwl"
+
+        def path(p: Any) -> str | None:
+            return portable_path(p, start=run_dir)
+
+        cfg = {
+            "loss": self.loss, "metric": self.distortion, "quality": self.quality, "lambda": self.lam,
+            "architecture": self.architecture, "N": self.N, "M": self.M, "init": path(self.init),
+            "features": self.features if fwl else None,
+            "feature_weights": path(self.feature_weights) if fwl and self.feature_weights else None,
+            "fwl_weight": self.fwl_weight if fwl else None,
+            "data_root": None if dataset is not None else path(self.data_root),
+            "unlabelled_root": None if dataset is not None else path(self.unlabelled_root),
+            "dataset": None if dataset is None else f"{type(dataset).__name__}(n={len(dataset)})",
+            "patch_size": None if dataset is not None else self.patch_size,
+            "epochs": self.epochs, "max_steps": self.max_steps, "batch_size": self.batch_size,
+            "lr": self.lr, "aux_lr": self.aux_lr, "clip_max_norm": self.clip_max_norm,
+            "scheduler_every": self.scheduler_every, "seed": self.seed, "amp": bool(self.amp),
+        }
+        if self.lr_schedule != "plateau":  # absent by default, so that earlier runs keep their digest
+            cfg["lr_schedule"] = self.lr_schedule
+        return cfg
+
+    @classmethod
+    def from_profile(cls, params: dict[str, Any], **changes: Any) -> RunConfig:
+        """The runs of a ``config.profile(...)``, with ``changes`` (e.g. loss, distortion, quality)."""
+        knobs = dict(
+            data_root=params.get("data_root"), unlabelled_root=params.get("unlabelled_root"),
+            architecture=params["architecture"], N=params.get("model_N"), M=params.get("model_M"),
+            init=params["pretrained"], features=params["feature_extractor"], fwl_weight=params["fwl_weight"],
+            epochs=params.get("epochs"), max_steps=params.get("max_steps"), batch_size=params["batch_size"],
+            patch_size=params["patch_size"], lr=params["lr"], aux_lr=params["aux_lr"],
+            clip_max_norm=params["clip_max_norm"], num_workers=params.get("num_workers", 0),
+            device=params.get("device", "auto"), seed=params.get("seed", 0),
+        )
+        return cls(**{**knobs, **changes})
+
+
+def identity_digest(identity: dict[str, Any]) -> str:
+    """The digest that names a run: its identity less the budget."""
+    return params_digest({k: v for k, v in identity.items() if k not in BUDGET_KEYS})
+
+
+def run_labels(identity: dict[str, Any], init_info: dict[str, Any]) -> list[str]:
+    """Honest labels for everything that differs from the paper's protocol."""
+    labels = []
+    if identity["loss"] == "iwl-hinge":
+        labels.append("iwl-hinge is our extension, not a loss of the paper")
+    if identity.get("features") not in (None, "vgg16"):
+        labels.append(f"offline FWL features ({identity['features']}), not the paper's ImageNet VGG16")
+    if identity["architecture"] != "cheng2020-attn":
+        labels.append(f"small {identity['architecture']} (N={init_info['N']}, M={init_info['M']}), "
+                      "not the paper's Cheng2020-attention")
+    if init_info["init"] == "scratch":
+        labels.append("trained from scratch, not fine-tuned from pretrained weights")
+    return labels

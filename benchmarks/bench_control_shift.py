@@ -30,7 +30,7 @@ from jndlc_helpers import config, pipeline, reproduce  # noqa: E402
 from jndlc_helpers.codec import grid, train  # noqa: E402
 from jndlc_helpers.evaluation import basecheck, evaluate  # noqa: E402
 
-PRETRAINED, CONTROL = pipeline.BASELINE_PRETRAINED, "baseline"
+from jndlc_helpers.vocab import CONTROL, METRIC_OF, PRETRAINED  # noqa: E402
 PAPER_LR = config.profile("paper")["lr"]
 
 
@@ -55,7 +55,7 @@ def pretrained_baseline(params: dict, runs: Path) -> tuple[dict, pd.DataFrame]:
 def headline(entry: dict) -> str:
     """'mse psnr -3.38% [-4.6, -2.1]; ms-ssim ...': each family in its own metric."""
     return "; ".join(f"{f} {axis} {v['bd_rate']:+.2f}% [{v['low']:+.1f}, {v['high']:+.1f}]"
-                     for f, axis in basecheck.FAMILY_AXIS.items() if f in entry
+                     for f, axis in METRIC_OF.items() if f in entry
                      for v in [entry[f][f"average-curve/{axis}"]])
 
 

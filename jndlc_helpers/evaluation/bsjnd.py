@@ -30,9 +30,9 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..vocab import CONTROL, DISTORTIONS, METRIC_OF
 from .bdrate import INTERVAL_BOOTSTRAP, INTERVAL_RANGE, MIN_IMAGES_FOR_INTERVAL, row_seed
 
-DEFAULT_METRIC = {"mse": "psnr", "ms-ssim": "ms_ssim_db"}
 PER_IMAGE_COLUMNS = [
     "image", "method", "family", "key", "baseline", "metric", "interpolation", "q_jnd",
     "bpp_proposed", "bpp_baseline", "saving", "status",
@@ -103,8 +103,8 @@ def bsjnd_per_image(
     df: pd.DataFrame,
     jnd: pd.DataFrame,
     proposed: Iterable[str],
-    baseline: str = "baseline",
-    families: Iterable[str] = ("mse", "ms-ssim"),
+    baseline: str = CONTROL,
+    families: Iterable[str] = DISTORTIONS,
     metric: str | Mapping[str, str] | None = None,
     interp: str = "pchip",
 ) -> pd.DataFrame:
@@ -115,9 +115,9 @@ def bsjnd_per_image(
     ``metric``: one quality column for all families, or {family: column}; by default
     PSNR for MSE-trained models and MS-SSIM (in dB) for MS-SSIM-trained ones.
     """
-    metric_of = dict(DEFAULT_METRIC)
+    metric_of = dict(METRIC_OF)
     if isinstance(metric, str):
-        metric_of = {f: metric for f in ("mse", "ms-ssim", *families)}
+        metric_of = {f: metric for f in (*DISTORTIONS, *families)}
     elif metric is not None:
         metric_of.update(metric)
     q_j = jnd.set_index(jnd["image"].astype(str))
@@ -214,7 +214,7 @@ def status_summary(statuses: Iterable[str]) -> str:
     return "; ".join(f"{k} ({n} image{'s' if n > 1 else ''})" for k, n in sorted(kinds.items()))
 
 
-def bsjnd(df: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str], baseline: str = "baseline",
+def bsjnd(df: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str], baseline: str = CONTROL,
           n_boot: int = 1000, seed: int = 0, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-image table, summary table); ``kw`` go to ``bsjnd_per_image``."""
     per = bsjnd_per_image(df, jnd, proposed, baseline=baseline, **kw)

@@ -37,6 +37,7 @@ from . import metrics as M
 from ..data import pairs
 from ..files import atomic_write, file_digest, list_images, load_rgb, save_png, write_json
 from ..data.labellers import DEFAULT_DISPLAY
+from ..vocab import ANCHOR_FAMILY
 
 # One ColorVideoVDP display model for labelling and evaluation: a JOD read off an RD
 # curve is only comparable with the labels' 10 - tau threshold on the same display.
@@ -377,7 +378,7 @@ def evaluate_anchor(
     for name, rgb in iter_images(images):
         r = code_anchor(rgb, codec, quality)
         m = M.image_metrics(rgb, r["rgb"], jod=jod, display=JOD_DISPLAY)
-        rows.append(_row(name, method or codec, "anchor", quality, None, r, m))
+        rows.append(_row(name, method or codec, ANCHOR_FAMILY, quality, None, r, m))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -429,7 +430,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if "seed" not in df.columns:  # tables written before runs had replicates: one seed
         df["seed"] = 0
     if "checkpoint_digest" not in df.columns:  # written before rows named their checkpoint: models re-evaluated
-        df["checkpoint_digest"] = np.where(df["family"] == "anchor", "", "unknown")
+        df["checkpoint_digest"] = np.where(df["family"] == ANCHOR_FAMILY, "", "unknown")
         df["checkpoint_step"] = math.nan
     df["checkpoint_digest"] = df["checkpoint_digest"].fillna("")
     missing = [c for c in COLUMNS if c not in df.columns]
@@ -538,7 +539,7 @@ def compressai_json(
     def col(c: str) -> list[Any]:
         return [None if not np.isfinite(v) else float(v) for v in mean[c]]
 
-    name = CODEC_LABELS.get(method, method) if family == "anchor" else f"{method}-{family}"
+    name = CODEC_LABELS.get(method, method) if family == ANCHOR_FAMILY else f"{method}-{family}"
     text = description or f"jndlc evaluation of {name}, mean over {sub['image'].nunique()} images per quality"
     out: dict[str, Any] = {"name": name, "description": text}
     if provenance is not None:
@@ -615,5 +616,5 @@ def anchor_jobs(codecs: Iterable[str], qualities: Iterable[float]) -> list[dict[
     missing = [c for c in codecs if c not in avail]
     if missing:
         warnings.warn(f"Pillow cannot encode {missing} here; those anchors are left out", stacklevel=2)
-    return [{"method": c, "family": "anchor", "quality": q, "lmbda": None, "codec": c}
+    return [{"method": c, "family": ANCHOR_FAMILY, "quality": q, "lmbda": None, "codec": c}
             for c in codecs if c in avail for q in qualities]

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .bdrate import BD_COLUMNS, MIN_OVERLAP, bd_rate, cubic_check, row_seed
-from .bsjnd import DEFAULT_METRIC, SUMMARY_COLUMNS, bsjnd_per_image, status_summary
+from ..vocab import METRIC_OF
+from .bsjnd import SUMMARY_COLUMNS, bsjnd_per_image, status_summary
 
 INTERVAL = "95%: images bootstrapped, seeds Student-t"
 REPLICATE_COLUMNS = BD_COLUMNS + ["n_seeds", "differs"]
@@ -161,7 +162,7 @@ def noise_floor(rd: pd.DataFrame, control: str, families: Iterable[str],
     out: dict[str, Any] = {}
     for family in families:
         seeds = sorted(int(s) for s in rd.loc[(rd["method"] == control) & (rd["family"] == family), "seed"].unique())
-        for metric in metrics or [DEFAULT_METRIC[family]]:
+        for metric in metrics or [METRIC_OF[family]]:
             pairs = {}
             for a, b in itertools.permutations(seeds, 2):
                 one = rd[(rd["method"] == control) & rd["seed"].isin((a, b))]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import config
 from ..files import PACKAGE_PARENT, write_text
+from ..vocab import ANCHOR_FAMILY, QUALITY_METRICS
 
 SHIPPED = "data/jpeg_preprocessors"  # rate proxy and the quick profile's trained weights
 
@@ -144,7 +145,7 @@ def _by_loss(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _metrics(P: dict[str, Any]) -> list[str]:
-    return ["psnr", "ms_ssim_db"] + (["jod"] if P["jpeg_jod"] else [])
+    return [*QUALITY_METRICS] + (["jod"] if P["jpeg_jod"] else [])
 
 
 def bd_rate_tables(P: dict[str, Any], rd: pd.DataFrame) -> pd.DataFrame:
@@ -197,7 +198,7 @@ def figure_rd(P: dict[str, Any], rd: pd.DataFrame):
     metrics = [m for m in _metrics(P) if rd[m].notna().any()]
     first = list(P["jpeg_losses"])[0]
     anchors = rd["method"].isin(["jpeg", "classical"])  # drawn dashed in every panel, once
-    rd = pd.concat([rd[~anchors], rd[anchors & (rd["family"] == first)].assign(family="anchor")])
+    rd = pd.concat([rd[~anchors], rd[anchors & (rd["family"] == first)].assign(family=ANCHOR_FAMILY)])
     paths = figures.plot_rd_curves(rd, figure_path(P, "rd_curves"), provenance(P),
                                    families=list(P["jpeg_losses"]), metrics=metrics,
                                    title="JPEG with preprocessing: real Pillow bitstreams")

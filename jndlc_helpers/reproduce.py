@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from . import config
 from .files import PACKAGE_PARENT, read_json, write_json, write_text
+from .provenance import git_commit, versions
 
 NOTEBOOKS = (
     "01_prepare_data.ipynb",
@@ -32,11 +31,6 @@ NOTEBOOKS = (
 )
 # Knobs that name files or folders: made absolute before any notebook sees them.
 PATH_KNOBS = ("data_root", "unlabelled_root", "kodak_root", "pretrained")
-# Seconds a cell may run before the chain stops (None: no limit). The paper profile
-# trains for days in one cell of 02 and evaluates for hours in 03: no limit there.
-CELL_TIMEOUT: dict[str, int | None] = {"smoke": 3600, "quick": 3600, "paper": None}
-PACKAGES = ("torch", "torchvision", "compressai", "pytorch-msssim", "bjontegaard",
-            "cvvdp", "numpy", "pandas", "Pillow", "scikit-image", "papermill", "jndlc")
 
 
 class ChainError(RuntimeError):
@@ -172,29 +166,6 @@ def mark_stale(run_dir: Path, knobs: list[str]) -> None:
     write_json(path, manifest)
 
 
-def git_commit(root: Path | None = None) -> str | None:
-    """The checkout's commit (with '+dirty' when it has changes), or None outside git."""
-    try:
-        cwd = root or project_root()
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=cwd, capture_output=True,
-                               text=True, check=True).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 def environment() -> dict[str, Any]:
     """Commit, package versions and machine: what a manifest records."""
     device = "cpu"
@@ -206,8 +177,8 @@ def environment() -> dict[str, Any]:
     except ImportError:
         pass
     return {
-        "git_commit": git_commit(),
-        "packages": package_versions(),
+        "git_commit": git_commit(project_root()),
+        "packages": versions(),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "device": device,
@@ -257,13 +228,14 @@ def reproduce(
 
     ``figures_dir="default"`` copies the run's figures and tables to
     ``figures/<profile>/``; ``None`` leaves them in the run folder only.
-    ``cell_timeout``: seconds per cell, None for no limit, "profile" for ``CELL_TIMEOUT``.
+    ``cell_timeout``: seconds per cell, None for no limit, "profile" for the profile's
+    ``cell_timeout`` knob.
     A failing cell (an exception, a timeout, a dead kernel) stops the chain with a
     ``ChainError`` of one line naming notebook and cell, also kept in ``manifest.json``.
     """
     params = resolve_params(profile, overrides)  # unknown knobs fail before anything runs
     if cell_timeout == "profile":
-        cell_timeout = CELL_TIMEOUT.get(profile)
+        cell_timeout = params["cell_timeout"]
     run_dir = Path(run_dir).resolve() if run_dir else default_run_dir(profile)
     root = project_root()
     params["run_dir"] = str(run_dir)

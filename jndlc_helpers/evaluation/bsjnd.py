@@ -51,11 +51,16 @@ def jod_rule(labeller: str) -> str:
     return "threshold" if str(labeller).strip().lower() in JOD_THRESHOLD_LABELLERS else "measured"
 
 
+def jod_threshold(tau: float) -> float:
+    """The JOD that defines a proxy JND label (10 - tau): where BS_JND reads JOD curves."""
+    return 10.0 - float(tau)
+
+
 def jod_targets(jnd: pd.DataFrame, labeller: str, tau: float) -> pd.DataFrame:
     """The JND quality table with its ``jod`` column as BS_JND in JOD must read it
     (``jod_rule``): 10 - tau for every image, or each image's measured JND1 JOD."""
     if jod_rule(labeller) == "threshold":
-        return jnd.assign(jod=10.0 - float(tau))
+        return jnd.assign(jod=jod_threshold(tau))
     if "jod" not in jnd or not jnd["jod"].notna().any():
         raise ValueError(f"labeller={labeller!r}: BS_JND in JOD reads each image's measured JND1 JOD, and the JND "
                          "quality table has none (evaluate with jod=True)")

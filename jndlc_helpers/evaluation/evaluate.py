@@ -603,6 +603,26 @@ def reconstruct(
     return {"rgb": rec, "bpp": r["bpp"], "psnr": m["psnr"], "ms_ssim": m["ms_ssim"], "ms_ssim_db": m["ms_ssim_db"]}
 
 
+def decode_all(jobs: Sequence[Mapping[str, Any]], images: Mapping[str, str | os.PathLike],
+               out_dir: Callable[[Mapping[str, Any]], Path], progress: bool = True,
+               loader: Callable[[Any], nn.Module] | None = None) -> None:
+    """Every learned model's reconstruction of every image, saved as
+    ``out_dir(job) / <name>.png`` (``images``: {name: path}); present files are skipped
+    and each model is loaded only when one of its images is missing, one at a time."""
+    from tqdm.auto import tqdm
+
+    loaded: dict[str, nn.Module] = {}
+    for job in tqdm(jobs, desc="reconstruct", disable=not progress):
+        for name, ref in images.items():
+            out = out_dir(job) / f"{name}.png"
+            if out.exists():
+                continue
+            if job["checkpoint"] not in loaded:
+                loaded.clear()  # one model in memory at a time
+                loaded[job["checkpoint"]] = (loader or default_loader)(job["checkpoint"])
+            save_decoded(out, reconstruct(loaded[job["checkpoint"]], load_rgb(ref))["rgb"])
+
+
 def anchor_jobs(codecs: Iterable[str], qualities: Iterable[float]) -> list[dict[str, Any]]:
     """Jobs for a quality sweep of classical anchors.
 

@@ -437,3 +437,46 @@ def _group_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list
     for j in jobs:
         groups.setdefault((j["method"], j["family"]), []).append(j)
     return groups
+
+
+def pair_figure(ref: np.ndarray, jnd: np.ndarray, title: str, labeller: str,
+                provenance: Mapping[str, Any] | None) -> Figure:
+    """An image, its JND1 image (labelled by ``labeller``) and their difference amplified 8x."""
+    diff = np.clip(np.abs(ref.astype(int) - jnd.astype(int)) * 8, 0, 255).astype("uint8")
+    fig = Figure(figsize=(12, 4.4))
+    for ax, img, name in zip(fig.subplots(1, 3), (ref, jnd, diff),
+                             ("original (Ref)", f"JND1 ({labeller})", "|Ref - JND1| x 8")):
+        ax.imshow(img)
+        ax.set_title(name, fontsize=10)
+        ax.axis("off")
+    fig.suptitle(title)
+    add_provenance(fig, provenance)
+    return fig
+
+
+def visual_figures(rd: pd.DataFrame, image: Path, jobs: Sequence[Mapping[str, Any]], families: Sequence[str],
+                   methods: Sequence[str], reference: str, out_dir: str | os.PathLike,
+                   provenance: Mapping[str, Any] | None, target_bpp: float | None = None,
+                   crop: tuple[int, int, int, int] | None = None) -> list[Path]:
+    """Figs. 3-4 (``fig<n>_visual_<family>``) and their static side-by-side PNGs: per family,
+    ``image`` coded by each of ``methods``' ``jobs`` at the quality closest to ``target_bpp``
+    (by default the median bpp of ``reference``'s qualities in ``rd``). Returns the figures' PNGs."""
+    from ..files import load_rgb
+
+    shown = []
+    for number, family in zip((3, 4), families):
+        sub = rd[(rd.method == reference) & (rd.family == family)]
+        target = target_bpp or float(sub.groupby("quality")["bpp"].median().median())
+        chosen = [j for j in jobs if j["family"] == family and j["method"] in methods]
+        if not chosen:
+            print(f"Fig. {number}: no {family} model of {list(methods)} on this machine (a replicated grid's store "
+                  "keeps no model); the published figure, if any, is left as it is")
+            continue
+        recs = reconstruct_closest(rd, image, chosen, target)
+        title = f"{family.upper()}-trained models near {target:.3f} bpp, image {image.stem}"
+        base = Path(out_dir) / f"fig{number}_visual_{family}"
+        visual_comparison(load_rgb(image), recs, base, provenance, crop=crop, title=title)
+        side_by_side_png(load_rgb(image), recs, Path(out_dir) / f"static_comparison_{family}.png",
+                         crop=crop, provenance=provenance, title=title)
+        shown.append(Path(str(base) + ".png"))
+    return shown

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..evaluation.bdrate import CUBIC_TOLERANCE, INTERVAL_BOOTSTRAP, MIN_IMAGES_FOR_INTERVAL, MIN_OVERLAP
 from ..evaluation.bsjnd import jod_rule
-from ..vocab import CONTROL, METRIC_OF, QUALITY_METRICS
+from ..vocab import CONTROL, METRIC_OF, PRETRAINED, QUALITY_METRICS
 from ..codec.features import feature_label
 from ..config import PAPER_TABLE_I, PAPER_TABLE_II, provenance_label
 from ..files import write_text
@@ -306,6 +306,27 @@ def write_table_ii(summary: pd.DataFrame, out_base: str | os.PathLike, provenanc
     t = table_ii(summary, baseline, features=provenance.get("features"))
     interp = ", ".join(sorted({str(x) for x in t["interpolation"] if x})) or "pchip"
     return write_table(t, out_base, caption_ii(provenance, baseline, interp, "n_seeds" in summary))
+
+
+# Each table against each control, in the files the notebooks and the README name.
+TABLE_I_FILES = {PRETRAINED: "table1_bd_rate", CONTROL: "table1_bd_rate_vs_finetuned"}
+TABLE_II_FILES = {PRETRAINED: "table2_bs_jnd", CONTROL: "table2_bs_jnd_vs_finetuned"}
+
+
+def write_tables(bd: pd.DataFrame | None, summary: pd.DataFrame | None, out_dir: str | os.PathLike,
+                 provenance: Mapping[str, Any]) -> list[Path]:
+    """Table I (from ``bd``) and Table II (from ``summary``) against each control they
+    hold, into ``out_dir`` (``TABLE_I_FILES``, ``TABLE_II_FILES``); returns the bases."""
+    written = []
+    for control, name in TABLE_I_FILES.items():
+        if bd is not None and (bd["anchor"] == control).any():
+            written.append(Path(out_dir) / name)
+            write_table_i(bd, written[-1], provenance, anchor=control)
+    for control, name in TABLE_II_FILES.items():
+        if summary is not None and (summary["baseline"] == control).any():
+            written.append(Path(out_dir) / name)
+            write_table_ii(summary, written[-1], provenance, baseline=control)
+    return written
 
 
 def results_markdown(figures_dir: str | os.PathLike) -> str:

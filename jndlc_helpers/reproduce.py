@@ -242,9 +242,7 @@ def reproduce(
     manifest_path = run_dir / "manifest.json"
     manifest = _start_manifest(manifest_path, profile, portable(params, run_dir), force)
 
-    # The kernel must be this interpreter (the venv's), whatever PATH says.
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    _kernel_environment()
     out_dir = run_dir / "notebooks"
     for i, name in enumerate(notebooks, 1):
         entry = manifest["notebooks"].get(name, {})
@@ -275,6 +273,13 @@ def reproduce(
     if figures_dir is not None:
         publish_figures(run_dir / "figures", Path(figures_dir))
     return run_dir
+
+
+def _kernel_environment() -> None:
+    """The notebooks' kernel must be this interpreter (the venv's), whatever PATH says,
+    and draw without a display."""
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def _execute(source: Path, out: Path, parameters: dict[str, Any], cell_timeout: int | None,

@@ -245,11 +245,6 @@ def write_table(df: pd.DataFrame, out_base: str | os.PathLike, caption: str,
     return paths
 
 
-def read_table_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV written by ``write_table`` (skipping the caption comment)."""
-    return pd.read_csv(path, comment="#")
-
-
 def latex_escape(text: str) -> str:
     repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
             "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}

@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench_control_shift import evaluate_models, headline, pretrained_baseline  # noqa: E402
 
-from jndlc_helpers import pipeline, reproduce  # noqa: E402
+from jndlc_helpers import parallel, pipeline, reproduce  # noqa: E402
 from jndlc_helpers.codec import grid, train  # noqa: E402
-from jndlc_helpers.vocab import CONTROL, PRETRAINED  # noqa: E402
+from jndlc_helpers.vocab import CONTROL, METRIC_OF, PRETRAINED  # noqa: E402
 from jndlc_helpers.evaluation import basecheck  # noqa: E402
 from jndlc_helpers.files import atomic_write  # noqa: E402
 
@@ -57,7 +57,7 @@ def convergence(entries: list[dict], families: list[str], tolerance: float) -> d
     out = {"budgets": [e["steps"] for e in entries], "bd_rate": {}, "low": {}, "high": {}, "last_change": {},
            "within_previous_interval": {}}
     for f in families:
-        axis = basecheck.FAMILY_AXIS[f]
+        axis = METRIC_OF[f]
         vals = [e[f][f"average-curve/{axis}"] for e in entries]
         out["bd_rate"][f] = [v["bd_rate"] for v in vals]
         out["low"][f] = [v["low"] for v in vals]
@@ -83,7 +83,7 @@ def plot(entries: list[dict], conv: dict, families: list[str], chosen: int | Non
         lo = [x - y for x, y in zip(v, conv["low"][f])]
         hi = [y - x for x, y in zip(v, conv["high"][f])]
         ax.errorbar(b, v, yerr=[lo, hi], marker="o", capsize=3,
-                    label=f"{f}-trained, in {basecheck.FAMILY_AXIS[f].replace('_', ' ')}")
+                    label=f"{f}-trained, in {METRIC_OF[f].replace('_', ' ')}")
     if chosen:
         ax.axvline(chosen, color="0.5", linestyle="--", linewidth=0.8, label=f"chosen: {chosen} steps")
     ax.axhline(0, color="0.7", linewidth=0.6)
@@ -115,7 +115,7 @@ def main() -> None:
     while steps <= args.max_budget:
         start = time.perf_counter()
         paths = grid.run_grid(runs / "models", [CONTROL], params["metrics"], params["qualities"],
-                              base.replace(max_steps=steps), workers=pipeline.parallel_runs(params))
+                              base.replace(max_steps=steps), workers=parallel.training_workers(params))
         trained = time.perf_counter()
         snap = snapshot(paths, runs / "snapshots" / str(steps))
         rd = evaluate_models(params, snap, CONTROL, runs / f"rd_{steps}.csv")

@@ -26,11 +26,11 @@ from common import write_result
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jndlc_helpers import config, pipeline, reproduce  # noqa: E402
+from jndlc_helpers import config, parallel, pipeline, reproduce  # noqa: E402
 from jndlc_helpers.codec import grid, pretrain  # noqa: E402
 from jndlc_helpers.codec.runconfig import RunConfig  # noqa: E402
 from jndlc_helpers.evaluation import basecheck, evaluate  # noqa: E402
-from jndlc_helpers.vocab import CONTROL, PRETRAINED, run_name  # noqa: E402
+from jndlc_helpers.vocab import CONTROL, METRIC_OF, PRETRAINED, run_name  # noqa: E402
 
 PAPER_LR = config.profile("paper")["lr"]
 
@@ -41,7 +41,7 @@ def evaluate_models(params: dict, paths: dict, method: str, out_csv: Path) -> pd
                  checkpoint=str(paths[run_name(method, f, q)]))
             for f in params["metrics"] for q in params["qualities"]]
     refs = [ref for ref, _ in pipeline.test_pairs(params)]
-    return evaluate.evaluate_all(jobs, refs, out_csv, progress=False, workers=pipeline.parallel_runs(params))
+    return evaluate.evaluate_all(jobs, refs, out_csv, progress=False, workers=parallel.training_workers(params))
 
 
 def pretrained_baseline(params: dict, runs: Path) -> tuple[RunConfig, pd.DataFrame]:
@@ -54,7 +54,7 @@ def pretrained_baseline(params: dict, runs: Path) -> tuple[RunConfig, pd.DataFra
 def headline(entry: dict) -> str:
     """'mse psnr -3.38% [-4.6, -2.1]; ms-ssim ...': each family in its own metric."""
     return "; ".join(f"{f} {axis} {v['bd_rate']:+.2f}% [{v['low']:+.1f}, {v['high']:+.1f}]"
-                     for f, axis in basecheck.FAMILY_AXIS.items() if f in entry
+                     for f, axis in METRIC_OF.items() if f in entry
                      for v in [entry[f][f"average-curve/{axis}"]])
 
 
@@ -74,7 +74,7 @@ def main() -> None:
         for steps in sorted(args.budgets):
             start = time.perf_counter()
             paths = grid.run_grid(runs / f"lr{lr:g}", [CONTROL], params["metrics"], params["qualities"],
-                                  base.replace(lr=lr, max_steps=steps), workers=pipeline.parallel_runs(params))
+                                  base.replace(lr=lr, max_steps=steps), workers=parallel.training_workers(params))
             trained = time.perf_counter()
             rd = evaluate_models(params, paths, CONTROL, runs / f"rd_lr{lr:g}_{steps}.csv")
             entry = {"lr": lr, "steps": steps, "train_s": round(trained - start, 1),

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 
 from jndlc_helpers import config, pipeline, replicated, reproduce  # noqa: E402
-from jndlc_helpers.evaluation import basecheck, metrics, replicates  # noqa: E402
+from jndlc_helpers.evaluation import metrics, replicates  # noqa: E402
 from jndlc_helpers.files import read_json  # noqa: E402
-from jndlc_helpers.vocab import CONTROL, PRETRAINED  # noqa: E402
+from jndlc_helpers.vocab import CONTROL, METRIC_OF, PRETRAINED  # noqa: E402
 
 
 
@@ -42,7 +42,7 @@ def cpu_seconds(store: replicated.Store) -> float:
 def effect(rd: pd.DataFrame, jq: pd.DataFrame, method: str, family: str, n_boot: int, seed: int,
            anchor: str = CONTROL) -> dict:
     """One (method, family) entry against ``anchor``: BD-rate and BS_JND with intervals."""
-    axis = basecheck.FAMILY_AXIS[family]
+    axis = METRIC_OF[family]
     bd = replicates.bd_rate_replicated(rd, method, anchor, family, axis, n_boot=n_boot, seed=seed)
     _, bs = replicates.bsjnd_replicated(rd, jq, [method], anchor, [family], n_boot=n_boot, seed=seed)
     b = bs.iloc[0] if len(bs) else pd.Series(dtype=object)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_result  # noqa: E402
 
 from jndlc_helpers import reproduce as R
-from jndlc_helpers.pipeline import parallel_runs
+from jndlc_helpers.parallel import training_workers
 from jndlc_helpers.files import read_json
 
 TARGET_SECONDS = {"quick": 1200.0, "smoke": 300.0}
@@ -48,7 +48,7 @@ def main() -> None:
         baseline_value=TARGET_SECONDS[args.profile], higher_is_better=False,
         command=f"python benchmarks/bench_reproduce.py --profile {args.profile}"
                 + (" --fresh-data" if args.fresh_data else ""),
-        baseline_measured=False, data_cached=data_cached, parallel_runs=parallel_runs(params),
+        baseline_measured=False, data_cached=data_cached, parallel_runs=training_workers(params),
         notebooks={k: v["seconds"] for k, v in manifest["notebooks"].items()},
     )
     print(f"{wall:.0f} s; written to {path}")

@@ -80,6 +80,9 @@ _PAPER: dict[str, Any] = {
     "num_workers": 4,
     "device": "auto",
     "parallel_runs": None,  # runs trained / models evaluated at once; None: one per core on a CPU, one on a GPU
+    # seconds a notebook cell may run before `reproduce` stops the chain (None: no limit);
+    # the paper profile trains for days in one cell of 02 and evaluates for hours in 03
+    "cell_timeout": None,
     # evaluation
     "anchors": ["jpeg", "webp", "avif"],
     "anchor_qualities": [10, 20, 30, 40, 50, 60, 70, 80, 90],
@@ -132,6 +135,7 @@ _QUICK: dict[str, Any] = {
     "patch_size": 128,  # MS-SSIM runs use max(patch_size, 192): 5 scales need > 160 px
     "num_workers": 0,
     "device": "cpu",
+    "cell_timeout": 3600,
     "anchor_qualities": [10, 25, 40, 55, 70, 85],
     "bootstrap": 200,
     # notebook 07 loads the preprocessors shipped in data/jpeg_preprocessors/quick (trained
@@ -159,6 +163,7 @@ _SMOKE: dict[str, Any] = {
     "losses": ["baseline", "iwl", "fwl"],
     "qualities": [1, 2, 4, 6],
     "max_steps": 3,
+    "cell_timeout": 3600,
     "batch_size": 2,
     "patch_size": 64,
     "anchors": ["jpeg"],
@@ -195,6 +200,7 @@ _STANDARD: dict[str, Any] = {
     "seeds": [0, 1, 2],
     "single_seed_losses": ["iwl"],
     "results_store": "figures/standard/store",
+    "cell_timeout": None,  # a grid of hours in one cell of 02
     "bootstrap": 1000,
     **copy.deepcopy(JPEG_RECIPE),  # the preprocessors trained in the run, JOD included
 }

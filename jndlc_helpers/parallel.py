@@ -15,6 +15,12 @@ import sys
 from typing import Any, Callable, Iterator, Sequence
 
 
+def training_workers(params: dict) -> int:
+    """How many training runs (or evaluations) of a profile go side by side: its
+    ``parallel_runs`` knob, else ``auto_workers``'s choice for its device."""
+    return auto_workers(params.get("parallel_runs"), params.get("device", "auto"))
+
+
 def auto_workers(requested: int | None, device: str = "cpu") -> int:
     """How many jobs to run at once: ``requested``, or (None) one per CPU core when
     ``device`` is the CPU and one otherwise (jobs on one GPU would share it)."""

@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import config
 from .files import atomic_write, read_json, write_json
-from .vocab import CONTROL, PRETRAINED, run_name
+from .vocab import ANCHOR_FAMILY, CONTROL, PRETRAINED, run_name
 
 if TYPE_CHECKING:
     from .codec.runconfig import RunConfig
@@ -101,6 +101,16 @@ class Store:
             if (run_dir / name).is_file():
                 atomic_write(dest / name, lambda p, src=run_dir / name: shutil.copyfile(src, p))
 
+    def copy_rows(self, rd_path: Path) -> None:
+        """Write the store's rows into an RD table at ``rd_path``, keeping the classical
+        anchors' rows it holds (they are coded in the run, not stored)."""
+        from .evaluation import evaluate
+
+        rd_path.parent.mkdir(parents=True, exist_ok=True)
+        kept = evaluate.read_table(rd_path) if rd_path.is_file() else self.rows().iloc[:0]
+        evaluate.write_table(rd_path, pd.concat([kept[kept["family"] == ANCHOR_FAMILY], self.rows()],
+                                                ignore_index=True))
+
     def run_folders(self) -> list[Path]:
         """The folder of every archived run that has a log."""
         return [log.parent for log in sorted((self.root / "logs").glob("seed*/*/log.jsonl"))]
@@ -145,6 +155,30 @@ def run_grid(params: dict[str, Any], base: RunConfig, images: list[str], store: 
             on_done(todo[i])
     check_iwl_identity(params, store)
     return todo
+
+
+def train(params: dict[str, Any], base: RunConfig, store: Store, images: list[str], workers: int = 1) -> pd.DataFrame:
+    """``run_grid`` with a line per finished run; one row per job of ``jobs(params)``: its
+    seed, loss, family, quality and whether the store holds it."""
+    from .codec import grid
+
+    todo = pending(params, store, len(images))
+    print(f"{len(jobs(params)) - len(todo)} runs already in the store, {len(todo)} to train", flush=True)
+    run_grid(params, base, images, store, workers=workers,
+             on_done=grid.reporter(len(todo), lambda job: (job.folder, run_dir(params, job))))
+    done = store.done(len(images))
+    return pd.DataFrame([dict(seed=j.seed, method=j.loss, family=j.distortion, quality=j.quality, stored=j in done)
+                         for j in jobs(params)])
+
+
+def first_seed_models(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Evaluation jobs of the first seed's models whose checkpoints are on this machine
+    (the store keeps no model: runs archived in an earlier session are not decoded again)."""
+    first = seeds(params)[0]
+    return [dict(method=j.loss, family=j.distortion, quality=j.quality, seed=j.seed,
+                 lmbda=config.lambda_for(j.distortion, j.quality), checkpoint=str(ck))
+            for j in jobs(params) if j.seed == first
+            for ck in [run_dir(params, j) / "checkpoint.pth.tar"] if ck.is_file()]
 
 
 def check_iwl_identity(params: dict[str, Any], store: Store) -> dict[str, Any]:

@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from . import config
 from .files import PACKAGE_PARENT, read_json, write_json, write_text
+from .provenance import git_commit, versions
 
 NOTEBOOKS = (
     "01_prepare_data.ipynb",
@@ -32,11 +31,6 @@ NOTEBOOKS = (
 )
 # Knobs that name files or folders: made absolute before any notebook sees them.
 PATH_KNOBS = ("data_root", "unlabelled_root", "kodak_root", "pretrained")
-# Seconds a cell may run before the chain stops (None: no limit). The paper profile
-# trains for days in one cell of 02 and evaluates for hours in 03: no limit there.
-CELL_TIMEOUT: dict[str, int | None] = {"smoke": 3600, "quick": 3600, "paper": None}
-PACKAGES = ("torch", "torchvision", "compressai", "pytorch-msssim", "bjontegaard",
-            "cvvdp", "numpy", "pandas", "Pillow", "scikit-image", "papermill", "jndlc")
 
 
 class ChainError(RuntimeError):
@@ -113,6 +107,21 @@ def localise(params: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     return out
 
 
+def run_provenance(params: dict[str, Any]) -> dict[str, Any]:
+    """The provenance of a run's tables and figures (``config.provenance``, without machine
+    paths), naming the JOD display model when JOD is computed."""
+    shown = {k: display_path(params.get(k), params.get("run_dir")) if params.get(k) else params.get(k)
+             for k in ("data_root", "unlabelled_root", "pretrained")}
+    out = config.provenance({**params, **shown})
+    if params.get("jod"):
+        from .evaluation.bsjnd import jod_threshold
+        from .evaluation.evaluate import JOD_DISPLAY
+
+        out["jod_display"] = JOD_DISPLAY
+        out["jod_threshold"] = jod_threshold(params["jnd_tau"])
+    return out
+
+
 def display_path(path: Any, run_dir: str | os.PathLike | None = None) -> str:
     """A path as tables and captions show it: relative to the project root when inside
     it, else relative to the run folder."""
@@ -172,29 +181,6 @@ def mark_stale(run_dir: Path, knobs: list[str]) -> None:
     write_json(path, manifest)
 
 
-def git_commit(root: Path | None = None) -> str | None:
-    """The checkout's commit (with '+dirty' when it has changes), or None outside git."""
-    try:
-        cwd = root or project_root()
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=cwd, capture_output=True,
-                               text=True, check=True).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 def environment() -> dict[str, Any]:
     """Commit, package versions and machine: what a manifest records."""
     device = "cpu"
@@ -206,8 +192,8 @@ def environment() -> dict[str, Any]:
     except ImportError:
         pass
     return {
-        "git_commit": git_commit(),
-        "packages": package_versions(),
+        "git_commit": git_commit(project_root()),
+        "packages": versions(),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "device": device,
@@ -257,22 +243,21 @@ def reproduce(
 
     ``figures_dir="default"`` copies the run's figures and tables to
     ``figures/<profile>/``; ``None`` leaves them in the run folder only.
-    ``cell_timeout``: seconds per cell, None for no limit, "profile" for ``CELL_TIMEOUT``.
+    ``cell_timeout``: seconds per cell, None for no limit, "profile" for the profile's
+    ``cell_timeout`` knob.
     A failing cell (an exception, a timeout, a dead kernel) stops the chain with a
     ``ChainError`` of one line naming notebook and cell, also kept in ``manifest.json``.
     """
     params = resolve_params(profile, overrides)  # unknown knobs fail before anything runs
     if cell_timeout == "profile":
-        cell_timeout = CELL_TIMEOUT.get(profile)
+        cell_timeout = params["cell_timeout"]
     run_dir = Path(run_dir).resolve() if run_dir else default_run_dir(profile)
     root = project_root()
     params["run_dir"] = str(run_dir)
     manifest_path = run_dir / "manifest.json"
     manifest = _start_manifest(manifest_path, profile, portable(params, run_dir), force)
 
-    # The kernel must be this interpreter (the venv's), whatever PATH says.
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    _kernel_environment()
     out_dir = run_dir / "notebooks"
     for i, name in enumerate(notebooks, 1):
         entry = manifest["notebooks"].get(name, {})
@@ -303,6 +288,13 @@ def reproduce(
     if figures_dir is not None:
         publish_figures(run_dir / "figures", Path(figures_dir))
     return run_dir
+
+
+def _kernel_environment() -> None:
+    """The notebooks' kernel must be this interpreter (the venv's), whatever PATH says,
+    and draw without a display."""
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def _execute(source: Path, out: Path, parameters: dict[str, Any], cell_timeout: int | None,

@@ -41,6 +41,7 @@ display(Markdown(f"**{config.provenance_label(config.provenance(P))}**"))
 
 # %%
 gallery = pipeline.reconstruct_test_set(P)
+pipeline.evaluate_kodak(P)  # with kodak_root: Figs. 3-4 show the first Kodak image
 figs = pipeline.figure_visual(P, methods=methods, target_bpp=target_bpp, crop_box=crop_box)
 for f in figs:
     display(f)

@@ -23,12 +23,13 @@ def test_lambda_for_names_a_bad_argument():
         config.lambda_for("psnr", 1)
 
 
-def test_paper_protocol_is_the_papers():
-    p = config.profile("paper")
-    assert (p["architecture"], p["pretrained"], p["epochs"], p["batch_size"], p["patch_size"], p["lr"]) == (
-        "cheng2020-attn", "zoo", 100, 16, 256, 1e-4)
-    assert p["qualities"] == [1, 2, 3, 4, 5, 6] and p["feature_extractor"] == "vgg16"
-    assert p["fwl_weight"] == 0.9
+def test_a_profile_is_a_copy_down_to_its_lists():
+    p = config.profile("quick")
+    p["losses"].append("mine")
+    p["jpeg_losses"]["mse"].append("mine")
+    fresh = config.profile("quick")
+    assert "mine" not in fresh["losses"] and "mine" not in fresh["jpeg_losses"]["mse"]
+    assert "mine" not in config.profile("standard")["losses"]  # built from the quick profile's dict
 
 
 def test_profiles_share_one_set_of_knobs():

@@ -69,7 +69,6 @@ def test_paper_profile_chain_writes_tables_i_and_ii(paper_run):
     t1 = pd.read_csv(published / "table1_bd_rate.csv", comment="#")
     t2 = pd.read_csv(published / "table2_bs_jnd.csv", comment="#")
     assert set(t1["key"]) >= {"iwl-mse", "fwl-mse", "iwl-ms-ssim", "fwl-ms-ssim"}
-    assert all(math.isfinite(v) or note for v, note in zip(t1["ours"], t1["note"].fillna("")))
     assert set(t2["paper"].dropna()) == {-9.22, -9.25, -13.94, -10.77}
     assert {"common", "n_common"} <= set(t2.columns)
     md = (published / "table2_bs_jnd.md").read_text()

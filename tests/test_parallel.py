@@ -47,10 +47,10 @@ def test_evaluation_on_a_gpu_machine_uses_one_worker_per_core(tmp_path, monkeypa
     (tmp_path / "results").mkdir()
     seen = []
     monkeypatch.setattr(pipeline, "test_pairs", lambda p: [])
-    monkeypatch.setattr(pipeline, "rd_jobs", lambda p: [])
+    monkeypatch.setattr(pipeline, "model_jobs", lambda p: [])
     monkeypatch.setattr(evaluate, "evaluate_all", lambda *a, workers, **kw: seen.append(workers) or pd.DataFrame())
     monkeypatch.setattr(metrics, "jnd_quality_table", lambda *a, **kw: pd.DataFrame({"image": []}))
     pipeline.evaluate_rd(params, progress=False)
     assert seen == [max(1, os.cpu_count() or 1)]
-    assert pipeline.parallel_runs(params) == 1  # training: one run at a time on the GPU
+    assert parallel.training_workers(params) == 1  # training: one run at a time on the GPU
     assert parallel.eval_workers(3) == 3

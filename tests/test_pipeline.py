@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from jndlc_helpers import config, pipeline
+from jndlc_helpers.report import figures
 from jndlc_helpers.config import profile
 
 
@@ -65,7 +66,7 @@ def test_training_curves_read_nested_config_and_keep_negative_losses(tmp_path):
     write_run(models, "baseline-ms-ssim-q1", "baseline", "ms-ssim", 1, [2.0, 1.5, 1.2])
     curves = pipeline.training_curves(params)
     assert set(zip(curves["method"], curves["family"])) == {("iwl", "mse"), ("baseline", "ms-ssim")}
-    fig = pipeline.training_curves_figure(params)
+    fig = figures.training_curves_figure(curves, params["metrics"], None)
     axes = [ax for ax in fig.axes if ax.get_title()]
     assert len(axes) == 2 and [ax.get_title().split(",")[1] for ax in axes] == [" q1", " q1"]
     mse = axes[0] if "MSE" in axes[0].get_title().upper().split(",")[0] and "SSIM" not in axes[0].get_title() \

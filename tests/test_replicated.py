@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from jndlc_helpers import pipeline, replicated
+from jndlc_helpers.evaluation import replicates
 from jndlc_helpers.codec import train
 from jndlc_helpers.config import profile
 
@@ -63,7 +64,7 @@ def test_tables_regenerate_from_the_store(grid):
     params, _ = grid
     rd = pipeline.evaluate_rd(params, progress=False)
     assert {"baseline", "iwl", "baseline-pretrained", "jpeg"} <= set(rd["method"])
-    assert pipeline.is_replicated(rd)
+    assert replicates.is_replicated(rd)
     bd = pipeline.bd_rate_tables(params)
     assert "n_seeds" in bd
     assert set(bd.loc[(bd["method"] == "baseline") & (bd["anchor"] == "baseline-pretrained"), "n_seeds"]) == {2}

@@ -37,8 +37,6 @@ def test_chain_writes_every_figure_and_table(smoke_run):
         assert "profile=smoke" in md and "proxy JND labels (namm)" in md and "NOT the paper's protocol" in md
     t1 = pd.read_csv(published / "table1_bd_rate.csv", comment="#")
     assert set(t1["paper"].dropna()) >= {-5.40, -8.30, -10.00}
-    # every BD-rate is a number or says why it is not
-    assert all(math.isfinite(v) or r for v, r in zip(t1["ours"], t1["note"].fillna("")))
     t2 = pd.read_csv(published / "table2_bs_jnd.csv", comment="#")
     assert set(t2["paper"].dropna()) == {-9.22, -9.25, -13.94, -10.77}
     assert ((t2["n_used"] + t2["n_out_of_range"]) <= t2["n_images"]).all()

@@ -24,7 +24,8 @@ from . import distributed, models
 from .checkpoint import save_checkpoint
 from .runconfig import RunConfig, identity_digest, run_labels
 from .runfolder import RunFolder
-from .train import progress_bar, train_run
+from .runlog import progress_bar
+from .train import train_run
 
 
 def export_pretrained(run_dir: str | os.PathLike, *, distortion: str, quality: int,

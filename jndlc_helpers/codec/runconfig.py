@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import config as cfgmod
-from .. import vocab
+from .. import provenance, vocab
 from ..files import params_digest, portable_path
 from . import losses, models
 
 Path_ = str | os.PathLike
 LR_SCHEDULES = ("plateau", "cosine")
+PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in both architectures
 BUDGET_KEYS = ("epochs", "max_steps")  # not part of a run's identity: rerun with more to extend it
 
 
@@ -165,3 +166,28 @@ def run_labels(identity: dict[str, Any], init_info: dict[str, Any]) -> list[str]
     if init_info["init"] == "scratch":
         labels.append("trained from scratch, not fine-tuned from pretrained weights")
     return labels
+
+
+def run_meta(cfg: RunConfig, identity: dict[str, Any], digest: str, init_info: dict[str, Any],
+             total_steps: int) -> dict[str, Any]:
+    """A checkpoint's meta: what was trained, from what, with what."""
+    return {
+        "method": cfg.loss, "loss": cfg.loss, "architecture": cfg.architecture,
+        "compressai_arch": models.COMPRESSAI_ARCH[cfg.architecture],
+        "N": init_info["N"], "M": init_info["M"], "metric": cfg.distortion, "quality": cfg.quality,
+        "lambda": cfg.lam, "init": init_info, "features": identity["features"], "fwl_weight": identity["fwl_weight"],
+        "data": identity["dataset"] or identity["data_root"], "unlabelled": identity["unlabelled_root"],
+        "batch_size": cfg.batch_size, "patch_size": identity["patch_size"], "total_steps": total_steps,
+        "config_digest": digest, "labels": run_labels(identity, init_info), "git_commit": provenance.git_commit(),
+        "versions": provenance.versions(),
+    }
+
+
+def check_patch_size(size: int, distortion: str, what: str = "patch_size=") -> None:
+    """Patches must survive the codecs' 64x downsampling and, for MS-SSIM, its 5 scales."""
+    if size % PATCH_MULTIPLE:
+        raise ValueError(f"{what}{size} px: must be a multiple of {PATCH_MULTIPLE} (the models downsample "
+                         f"by {PATCH_MULTIPLE}); set patch_size")
+    if distortion == "ms-ssim" and size < vocab.MSSSIM_MIN_SIDE:
+        raise ValueError(f"{what}{size} px is too small for MS-SSIM (5 scales need > 160 px): "
+                         f"use patch_size >= {vocab.MSSSIM_PATCH}")

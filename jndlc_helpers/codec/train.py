@@ -29,27 +29,24 @@ process reads ``batch_size / K`` images per step (the global batch stays
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
 
-from .. import provenance, vocab
-from . import distributed, loader, losses, models
+from . import distributed, loader, losses, models, runlog
 from .checkpoint import load_checkpoint_dict, rng_state, save_checkpoint, set_rng_state
 from .optim import configure_optimizers, make_scheduler
-from .runconfig import RunConfig, identity_digest, run_labels
+from .runconfig import RunConfig, check_patch_size, identity_digest, run_meta
 from .runfolder import RunConfigError, RunFolder
 
 MIN_SCHEDULER_STEPS = 100
-PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in both architectures
 TENSORBOARD_DIR = "tensorboard"
 
 Callback = Callable[[int, nn.Module, dict], None]
@@ -125,7 +122,7 @@ def train_run(run_dir: str | os.PathLike, cfg: RunConfig, *, dataset: Dataset | 
         _start_folder(folder, cfg, rank, world)
         run = _build(folder, cfg, dataset, rank, world, dev)
         _resume(run, identity, digest)
-        run.meta = _run_meta(run, identity, digest)
+        run.meta = run_meta(cfg, identity, digest, run.init_info, run.total_steps)
         if run.is_main:
             session = {"device": str(dev), "world_size": world, "channels_last": cfg.channels_last,
                        "compile": cfg.compile}
@@ -151,17 +148,7 @@ def _check_data(cfg: RunConfig, dataset: Dataset | None) -> None:
         raise ValueError("give data_root=... (root/train/{Ref,JND1}), unlabelled_root=... (a folder of "
                          "images) or dataset=...")
     if dataset is None:
-        _check_patch_size(cfg.patch_size, cfg.distortion)
-
-
-def _check_patch_size(size: int, distortion: str, what: str = "patch_size=") -> None:
-    """Patches must survive the codecs' 64x downsampling and, for MS-SSIM, its 5 scales."""
-    if size % PATCH_MULTIPLE:
-        raise ValueError(f"{what}{size} px: must be a multiple of {PATCH_MULTIPLE} (the models downsample "
-                         f"by {PATCH_MULTIPLE}); set patch_size")
-    if distortion == "ms-ssim" and size < vocab.MSSSIM_MIN_SIDE:
-        raise ValueError(f"{what}{size} px is too small for MS-SSIM (5 scales need > 160 px): "
-                         f"use patch_size >= {vocab.MSSSIM_PATCH}")
+        check_patch_size(cfg.patch_size, cfg.distortion)
 
 
 def _start_folder(folder: RunFolder, cfg: RunConfig, rank: int, world: int) -> None:
@@ -184,7 +171,7 @@ def _build(folder: RunFolder, cfg: RunConfig, dataset: Dataset | None, rank: int
                                        decode_cache=cfg.decode_cache)
     if len(dataset) == 0:
         raise ValueError(f"run {folder.path.name}: the training set is empty")
-    _check_patch_size(min(dataset[0][0].shape[-2:]), cfg.distortion, what="training images of ")
+    check_patch_size(min(dataset[0][0].shape[-2:]), cfg.distortion, what="training images of ")
     local_batch = cfg.batch_size // world
     per_rank = math.ceil(len(dataset) / world)
     drop_last = per_rank >= local_batch
@@ -253,26 +240,11 @@ def _resume(run: Run, identity: dict[str, Any], digest: str) -> None:
         loader.seed_everything(run.cfg.seed + 1009 * run.rank + 7919 * run.step)
 
 
-def _run_meta(run: Run, identity: dict[str, Any], digest: str) -> dict[str, Any]:
-    """The checkpoint's meta: what was trained, from what, with what."""
-    cfg, info = run.cfg, run.init_info
-    return {
-        "method": cfg.loss, "loss": cfg.loss, "architecture": cfg.architecture,
-        "compressai_arch": models.COMPRESSAI_ARCH[cfg.architecture],
-        "N": info["N"], "M": info["M"], "metric": cfg.distortion, "quality": cfg.quality, "lambda": cfg.lam,
-        "init": info, "features": identity["features"], "fwl_weight": identity["fwl_weight"],
-        "data": identity["dataset"] or identity["data_root"], "unlabelled": identity["unlabelled_root"],
-        "batch_size": cfg.batch_size, "patch_size": identity["patch_size"], "total_steps": run.total_steps,
-        "config_digest": digest, "labels": run_labels(identity, info), "git_commit": provenance.git_commit(),
-        "versions": provenance.versions(),
-    }
-
-
 def _loop(run: Run, callback: Callback | None) -> None:
     """Step through the batches until the budget is spent; log, checkpoint, call back."""
     cfg = run.cfg
-    board = _tensorboard_writer(run.folder.path / TENSORBOARD_DIR) if cfg.tensorboard and run.is_main else None
-    bar = progress_bar(run.total_steps, run.step, run.folder.path.name, enabled=cfg.progress and run.is_main)
+    board = runlog.tensorboard_writer(run.folder.path / TENSORBOARD_DIR) if cfg.tensorboard and run.is_main else None
+    bar = runlog.progress_bar(run.total_steps, run.step, run.folder.path.name, enabled=cfg.progress and run.is_main)
     log = open(run.folder.log_path, "a") if run.is_main else None
     run.t0 = time.perf_counter()
     try:
@@ -286,7 +258,9 @@ def _loop(run: Run, callback: Callback | None) -> None:
                 out, aux_loss, loss_value = _step(run, x_o, x_j)
                 record = {"step": run.step, "loss": loss_value}
                 if run.step % cfg.log_every == 0 or run.step == run.total_steps:
-                    record = _log(run, log, bar, _record(run, epoch, out, aux_loss, loss_value), board)
+                    record = runlog.write(log, bar, runlog.record(run.step, epoch, out, aux_loss, loss_value,
+                                                                   run.optimizer, run.seconds()), board)
+                    run.last_record = record
                 bar.update(1)
                 if run.step % cfg.checkpoint_every == 0 and run.step < run.total_steps:
                     _save(run, final=False)
@@ -338,39 +312,6 @@ def _schedule(run: Run, loss_value: float) -> None:
         run.interval_sum, run.interval_n = 0.0, 0
 
 
-def _record(run: Run, epoch: int, out: dict[str, torch.Tensor], aux_loss: torch.Tensor,
-            loss_value: float) -> dict[str, Any]:
-    """One line of log.jsonl: the loss's scalars, PSNR or MS-SSIM, lr and time."""
-    keys = [k for k, v in out.items() if torch.is_tensor(v) and v.dim() == 0 and k != "loss"]
-    values = torch.stack([out[k].detach().float() for k in keys] + [aux_loss.detach().float()]).tolist()
-    rec: dict[str, Any] = {"step": run.step, "epoch": epoch, "loss": loss_value}
-    rec.update(zip(keys, values))
-    rec["aux_loss"] = values[-1]
-    if "mse_loss" in rec:
-        rec["psnr"] = 10 * math.log10(1 / rec["mse_loss"]) if rec["mse_loss"] > 0 else float("inf")
-    if "ms_ssim_loss" in rec:
-        rec["ms_ssim"] = rec["ms_ssim_loss"]
-    rec["lr"] = run.optimizer.param_groups[0]["lr"]
-    rec["seconds"] = round(run.seconds(), 3)
-    return rec
-
-
-def _log(run: Run, log: IO[str] | None, bar: Any, record: dict[str, Any], board: Any = None) -> dict[str, Any]:
-    """Append ``record`` to log.jsonl (rank 0), to TensorBoard (``board``), and show it
-    on the progress bar."""
-    run.last_record = record
-    if log is not None:
-        log.write(json.dumps(record) + "\n")
-        log.flush()
-    if board is not None:
-        for key, value in record.items():
-            if key not in ("step", "epoch") and isinstance(value, (int, float)) and math.isfinite(value):
-                board.add_scalar(f"train/{key}", value, record["step"])
-        board.flush()
-    bar.set_postfix(loss=f"{record['loss']:.4g}", bpp=f"{record['bpp_loss']:.3f}", refresh=False)
-    return record
-
-
 def _save(run: Run, final: bool) -> None:
     """The checkpoint (rank 0): weights, optimisers, scheduler, step, RNG, loop state."""
     if not run.is_main:
@@ -384,22 +325,6 @@ def _save(run: Run, final: bool) -> None:
                      "interval_n": run.interval_n, "last_record": run.last_record})
 
 
-def _tensorboard_writer(folder: Path) -> Any:
-    """A TensorBoard SummaryWriter on ``folder``; a clear error without the package."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as e:
-        raise ModuleNotFoundError(f"tensorboard=True needs the tensorboard package ({e}): "
-                                  "pip install 'jndlc[tensorboard]' (or pip install tensorboard)") from None
-    return SummaryWriter(log_dir=str(folder))
-
-
 def _float32(out_net: dict[str, Any]) -> dict[str, Any]:
     return {"x_hat": out_net["x_hat"].float(),
             "likelihoods": {k: v.float() for k, v in out_net["likelihoods"].items()}}
-
-
-def progress_bar(total: int, initial: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True, leave=False)

@@ -8,6 +8,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "convert": ("convert_jpeg_jnd", "convert_videoset", "read_labels", "write_labels"),
     "embedded": ("build_embedded", "build_smoke"),
     "labellers": ("label_image", "namm_profile", "cvvdp_jod"),
-    "kodak": ("fetch_kodak", "kodak_paths"),
+    "kodak": ("fetch_kodak", "kodak_paths", "first_image"),
+    "prepare": ("prepare_data", "check_decodes"),
     "corpus": ("build_corpus", "build_jnd_photos"),
 })

@@ -203,6 +203,24 @@ def _prepare_out(out_root: Path) -> None:
 
 # ---------------------------------------------------------------- JPEG JND sets
 
+def _jpeg_labels(labels_csv: Path, col: str, qf_column: str, images: dict[str, Path], src_dir: Path) -> dict[str, int]:
+    """{image stem: first-JND QF}: one label for every image of ``src_dir``, none for another."""
+    qf: dict[str, int] = {}
+    for lab in read_labels(labels_csv, [col], qf_column, 1, 100):
+        stem = _stem(lab.key[0])
+        if stem not in images:
+            raise ConvertError(f"{labels_csv} line {lab.line}: unknown image {lab.key[0]!r} "
+                               f"(not in {src_dir})")
+        if stem in qf:
+            raise ConvertError(f"{labels_csv} line {lab.line}: image {stem!r} labelled twice")
+        qf[stem] = lab.value
+    unlabelled = sorted(set(images) - set(qf))
+    if unlabelled:
+        raise ConvertError(f"{labels_csv}: no label for {len(unlabelled)} image(s) of {src_dir}, "
+                           f"e.g. {images[unlabelled[0]].name}")
+    return qf
+
+
 def convert_jpeg_jnd(src_dir: str | os.PathLike, labels_csv: str | os.PathLike,
                      out_root: str | os.PathLike, split: Any = None, *, name_column: str | None = None,
                      qf_column: str = "qf", test_fraction: float = 0.2, seed: int = 0,
@@ -222,20 +240,7 @@ def convert_jpeg_jnd(src_dir: str | os.PathLike, labels_csv: str | os.PathLike,
         raise ConvertError(f"{src_dir}: no source images" if images is not None
                            else f"source folder not found: {src_dir}")
     col = _columns(labels_csv, name_column, NAME_COLUMNS)
-    labels = read_labels(labels_csv, [col], qf_column, 1, 100)
-    qf: dict[str, int] = {}
-    for lab in labels:
-        stem = _stem(lab.key[0])
-        if stem not in images:
-            raise ConvertError(f"{labels_csv} line {lab.line}: unknown image {lab.key[0]!r} "
-                               f"(not in {src_dir})")
-        if stem in qf:
-            raise ConvertError(f"{labels_csv} line {lab.line}: image {stem!r} labelled twice")
-        qf[stem] = lab.value
-    unlabelled = sorted(set(images) - set(qf))
-    if unlabelled:
-        raise ConvertError(f"{labels_csv}: no label for {len(unlabelled)} image(s) of {src_dir}, "
-                           f"e.g. {images[unlabelled[0]].name}")
+    qf = _jpeg_labels(labels_csv, col, qf_column, images, src_dir)
     stems = sorted(qf)
     sp = _resolve_split(split, stems, test_fraction, seed, source_pattern)
     side = {s: k for k in SPLITS for s in sp[k]}
@@ -407,6 +412,35 @@ def _convert_clip(exe: str, lab: Label, source: str, resolution: str | None, cli
     return rows
 
 
+def _check_frames(frames: Sequence[int] | None, frame_stride: int, clips_dir: Path) -> list[int] | None:
+    """``frames`` sorted without repeats (None stays None); refuse a bad stride or a missing folder."""
+    if frames is not None:
+        frames = sorted({int(f) for f in frames})
+        if not frames or frames[0] < 0:
+            raise ConvertError(f"frames must be non-negative frame indices, got {frames}")
+    if int(frame_stride) < 1:
+        raise ConvertError(f"frame_stride must be >= 1, got {frame_stride}")
+    if not clips_dir.is_dir():
+        raise ConvertError(f"clip folder not found: {clips_dir}")
+    return frames
+
+
+def _videoset_jobs(clips_dir: Path, labels_csv: Path, source_column: str, resolution_column: str | None,
+                   qp_column: str) -> list[tuple[Label, str, str | None, Path]]:
+    """(label, source, resolution, clip) for every row of ``labels_csv``, each clip found."""
+    header = _header(labels_csv)
+    res_col = resolution_column if resolution_column and resolution_column in header else None
+    jobs = []
+    for lab in read_labels(labels_csv, [source_column, res_col], qp_column, 0, 51):
+        source, resolution = lab.key[0], (lab.key[1] or None) if res_col else None
+        try:
+            clip = _find_clip(clips_dir, source, resolution)
+        except ConvertError as e:
+            raise ConvertError(f"{labels_csv} line {lab.line}: unknown source {source!r}: {e}") from None
+        jobs.append((lab, source, resolution, clip))
+    return jobs
+
+
 def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike,
                      out_root: str | os.PathLike, frames: Sequence[int] | None = None, split: Any = None, *,
                      frame_stride: int = FRAME_STRIDE, test_frames: Sequence[int] | None = (0,),
@@ -427,25 +461,8 @@ def convert_videoset(clips_dir: str | os.PathLike, labels_csv: str | os.PathLike
     keeps every frame and resolution of a source on one side.
     """
     clips_dir, labels_csv, out_root = Path(clips_dir), Path(labels_csv), Path(out_root)
-    if frames is not None:
-        frames = sorted({int(f) for f in frames})
-        if not frames or frames[0] < 0:
-            raise ConvertError(f"frames must be non-negative frame indices, got {frames}")
-    if int(frame_stride) < 1:
-        raise ConvertError(f"frame_stride must be >= 1, got {frame_stride}")
-    if not clips_dir.is_dir():
-        raise ConvertError(f"clip folder not found: {clips_dir}")
-    header = _header(labels_csv)
-    res_col = resolution_column if resolution_column and resolution_column in header else None
-    labels = read_labels(labels_csv, [source_column, res_col], qp_column, 0, 51)
-    jobs = []
-    for lab in labels:
-        source, resolution = lab.key[0], (lab.key[1] or None) if res_col else None
-        try:
-            clip = _find_clip(clips_dir, source, resolution)
-        except ConvertError as e:
-            raise ConvertError(f"{labels_csv} line {lab.line}: unknown source {source!r}: {e}") from None
-        jobs.append((lab, source, resolution, clip))
+    frames = _check_frames(frames, frame_stride, clips_dir)
+    jobs = _videoset_jobs(clips_dir, labels_csv, source_column, resolution_column, qp_column)
     exe = ffmpeg or find_ffmpeg()
     if not has_libx264(exe):
         raise FFmpegNotFoundError(f"{exe} has no libx264 encoder: `pip install imageio-ffmpeg` or "

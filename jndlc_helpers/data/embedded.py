@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from .convert import write_labels
 from .corpus import JND_PHOTOS, JND_PHOTOS_DIR, downscale
-from ..files import (PACKAGE_PARENT, file_digest, list_images, load_rgb, params_digest, read_json, save_png,
+from ..files import (PACKAGE_PARENT, file_digest, load_rgb, params_digest, read_json, save_png,
                      write_json)
 from .labellers import DEFAULT_DISPLAY, JPEG_SETTING, label_image
 from .pairs import JND_DIR, REF_DIR, SPLITS
@@ -124,11 +124,6 @@ def embedded_images() -> list[ImageSpec]:
 def smoke_images() -> list[ImageSpec]:
     """The smoke set: 256x256 crops of four embedded photographs."""
     return [ImageSpec(n, EMBEDDED_SOURCES[n], sp, SMOKE_CROP) for n, sp in SMOKE_IMAGES.items()]
-
-
-def folder_images(folder: str | os.PathLike, split: str = "train") -> list[ImageSpec]:
-    """All images of a folder, as one split (to label your own photographs)."""
-    return [ImageSpec(p.stem, str(p), split) for p in list_images(folder)]
 
 
 def prepare_image(path: Path, max_side: int | None = MAX_SIDE, crop: int | None = None,

@@ -11,7 +11,7 @@ from urllib.request import urlopen
 
 from tqdm.auto import tqdm
 
-from ..files import atomic_write
+from ..files import atomic_write, list_images
 
 KODAK_URL = "https://r0k.us/graphics/kodak/kodak/kodim{index:02d}.png"
 KODAK_NAMES = tuple(f"kodim{i:02d}.png" for i in range(1, 25))
@@ -65,3 +65,12 @@ if __name__ == "__main__":  # python -m jndlc_helpers.data.kodak [dest]
     import sys
 
     print(fetch_kodak(sys.argv[1] if len(sys.argv) > 1 else "data/kodak"))
+
+
+def first_image(root: str | os.PathLike) -> Path:
+    """The first image of a Kodak folder (Figs. 3-4's, as in the paper)."""
+    images = list_images(root)
+    if not images:
+        raise FileNotFoundError(f"kodak_root={str(root)!r} holds no images; "
+                                "python -m jndlc_helpers fetch-kodak --dest DIR")
+    return images[0]

@@ -281,27 +281,7 @@ def label_image(rgb: np.ndarray, labeller: str = "cvvdp", tau: float = 1.0, *,
             cache[q] = jpeg_roundtrip(rgb, q)
         return cache[q]
 
-    if labeller == "cvvdp":
-        if tau <= 0:
-            raise ValueError(f"tau must be > 0 JOD, got {tau}")
-        params = {"display": display, "tau": float(tau), "criterion": "JOD >= 10 - tau"}
-
-        def passes(q: int) -> bool:
-            scores[q] = cvvdp_jod(rgb, encode(q)[0], display, device)
-            return scores[q] >= 10.0 - tau
-    elif labeller == "namm":
-        if not 0 <= max_visible < 1:
-            raise ValueError(f"max_visible must be in [0, 1), got {max_visible}")
-        profile = namm_profile(rgb)
-        params = {"max_visible": float(max_visible), **NAMM_PARAMS,
-                  "criterion": "fraction of pixels with |dY| > T_NAMM <= max_visible"}
-
-        def passes(q: int) -> bool:
-            scores[q] = namm_visible_fraction(rgb, encode(q)[0], profile)
-            return scores[q] <= max_visible
-    else:
-        raise ValueError(f"unknown labeller {labeller!r}; choose one of {LABELLERS}")
-
+    params, passes = _criterion(rgb, labeller, tau, display, device, max_visible, encode, scores)
     with torch_threads(threads):
         qf, found, tried = search_lowest_qf(passes, grid, refine_steps)
         jnd_rgb, nbytes = encode(qf)
@@ -324,6 +304,35 @@ def label_image(rgb: np.ndarray, labeller: str = "cvvdp", tau: float = 1.0, *,
         "status": "ok" if found else search_failure(labeller, qf, scores.get(qf, math.nan), tau, max_visible),
         "scores": {int(q): float(s) for q, s in scores.items()},
     }
+
+
+def _criterion(rgb: np.ndarray, labeller: str, tau: float, display: str, device: str, max_visible: float,
+               encode: Callable[[int], tuple[np.ndarray, int]], scores: dict[int, float]
+               ) -> tuple[dict[str, Any], Callable[[int], bool]]:
+    """``labeller``'s knobs (for the labels' ``params``) and its test of a QF, which
+    records each QF's score in ``scores``: cvvdp's JOD >= 10 - tau, or namm's fraction
+    of visible pixels <= max_visible."""
+    if labeller == "cvvdp":
+        if tau <= 0:
+            raise ValueError(f"tau must be > 0 JOD, got {tau}")
+        params = {"display": display, "tau": float(tau), "criterion": "JOD >= 10 - tau"}
+
+        def passes(q: int) -> bool:
+            scores[q] = cvvdp_jod(rgb, encode(q)[0], display, device)
+            return scores[q] >= 10.0 - tau
+    elif labeller == "namm":
+        if not 0 <= max_visible < 1:
+            raise ValueError(f"max_visible must be in [0, 1), got {max_visible}")
+        profile = namm_profile(rgb)
+        params = {"max_visible": float(max_visible), **NAMM_PARAMS,
+                  "criterion": "fraction of pixels with |dY| > T_NAMM <= max_visible"}
+
+        def passes(q: int) -> bool:
+            scores[q] = namm_visible_fraction(rgb, encode(q)[0], profile)
+            return scores[q] <= max_visible
+    else:
+        raise ValueError(f"unknown labeller {labeller!r}; choose one of {LABELLERS}")
+    return params, passes
 
 
 def search_failure(labeller: str, qf: int, score: float, tau: float, max_visible: float) -> str:

@@ -21,10 +21,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from ..vocab import CONTROL, METRIC_OF, PRETRAINED
 from .bdrate import bd_rate, bd_rate_table
-
-# The quality axis each family is judged on (its training metric).
-FAMILY_AXIS = {"mse": "psnr", "ms-ssim": "ms_ssim_db"}
 
 
 def average_curve(rd: pd.DataFrame, method: str, family: str | None = None) -> pd.DataFrame:
@@ -56,7 +54,7 @@ def gap_db(bpp: float, quality: float, anchor: pd.DataFrame, axis: str) -> float
 
 def jnd_in_range(rd: pd.DataFrame, jnd: pd.DataFrame, method: str, family: str) -> float:
     """Fraction of images whose JND quality lies within the family's per-image curve."""
-    axis = FAMILY_AXIS[family]
+    axis = METRIC_OF[family]
     rows = rd[(rd["method"] == method) & (rd["family"] == family)]
     inside = []
     for _, j in jnd.iterrows():
@@ -80,14 +78,14 @@ def bracket(anchor: pd.DataFrame, axis: str, lo: float, hi: float) -> pd.DataFra
     return a.iloc[first:last + 1].sort_values("bpp").reset_index(drop=True)
 
 
-def base_model_report(rd: pd.DataFrame, jnd: pd.DataFrame, method: str = "baseline-pretrained",
+def base_model_report(rd: pd.DataFrame, jnd: pd.DataFrame, method: str = PRETRAINED,
                       anchor: str = "jpeg") -> dict[str, Any]:
     """The benchmark's numbers (see the module docstring); families missing in ``rd`` are
     left out, and a BD-rate that cannot be computed is NaN with its reason."""
     ref = average_curve(rd, anchor)
     out: dict[str, Any] = {"families": {}}
     spans = []
-    for family, axis in FAMILY_AXIS.items():
+    for family, axis in METRIC_OF.items():
         if not ((rd["method"] == method) & (rd["family"] == family)).any():
             continue
         curve = average_curve(rd, method, family)
@@ -114,8 +112,8 @@ def base_model_report(rd: pd.DataFrame, jnd: pd.DataFrame, method: str = "baseli
     return out
 
 
-def control_shift(rd: pd.DataFrame, control: str = "baseline", base: str = "baseline-pretrained",
-                  families: Iterable[str] = tuple(FAMILY_AXIS), n_boot: int = 200, seed: int = 0) -> dict[str, Any]:
+def control_shift(rd: pd.DataFrame, control: str = CONTROL, base: str = PRETRAINED,
+                  families: Iterable[str] = tuple(METRIC_OF), n_boot: int = 200, seed: int = 0) -> dict[str, Any]:
     """Per family: ``control``'s BD-rates against ``base`` (PCHIP, both aggregates,
     "<aggregate>/<metric>": bd_rate, low, high, measurable = the interval excludes 0;
     None and the reason where it cannot be computed),
@@ -134,7 +132,7 @@ def control_shift(rd: pd.DataFrame, control: str = "baseline", base: str = "base
         fam["bpp_change_percent"] = ((ctl["bpp"] / pre["bpp"] - 1) * 100).round(2).tolist()
         fam["psnr_change_db"] = (ctl["psnr"] - pre["psnr"]).round(3).tolist()
         fam["ms_ssim_db_change_db"] = (ctl["ms_ssim_db"] - pre["ms_ssim_db"]).round(3).tolist()
-        fam["moves_measurably"] = fam[f"average-curve/{FAMILY_AXIS[family]}"]["measurable"]
+        fam["moves_measurably"] = fam[f"average-curve/{METRIC_OF[family]}"]["measurable"]
         out[family] = fam
     return out
 

@@ -44,11 +44,11 @@ import numpy as np
 import pandas as pd
 
 from .. import parallel
+from ..vocab import CONTROL, DISTORTIONS, PRETRAINED, QUALITY_METRICS
 
 METHODS = ("pchip", "cubic")  # headline first
 MIN_POINTS = {"cubic": 4, "pchip": 2, "akima": 2}
 AGGREGATES = ("average-curve", "per-image-mean")
-QUALITY_METRICS = ("psnr", "ms_ssim_db")
 BD_COLUMNS = [
     "method", "family", "key", "anchor", "metric", "interpolation", "aggregate",
     "bd_rate", "low", "high", "interval", "n_images", "n_used", "n_boot", "n_boot_failed",
@@ -181,8 +181,8 @@ def _mean_curves(a: pd.DataFrame, t: pd.DataFrame, metric: str, rows: np.ndarray
 def bd_rate_table(
     df: pd.DataFrame,
     proposed: Iterable[str],
-    anchors: Iterable[str] = ("baseline", "baseline-pretrained"),
-    families: Iterable[str] = ("mse", "ms-ssim"),
+    anchors: Iterable[str] = (CONTROL, PRETRAINED),
+    families: Iterable[str] = DISTORTIONS,
     metrics: Iterable[str] = QUALITY_METRICS,
     methods: Iterable[str] = METHODS,
     aggregates: Iterable[str] = AGGREGATES,

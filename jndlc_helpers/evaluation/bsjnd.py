@@ -30,9 +30,9 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..vocab import CONTROL, DISTORTIONS, METRIC_OF
 from .bdrate import INTERVAL_BOOTSTRAP, INTERVAL_RANGE, MIN_IMAGES_FOR_INTERVAL, row_seed
 
-DEFAULT_METRIC = {"mse": "psnr", "ms-ssim": "ms_ssim_db"}
 PER_IMAGE_COLUMNS = [
     "image", "method", "family", "key", "baseline", "metric", "interpolation", "q_jnd",
     "bpp_proposed", "bpp_baseline", "saving", "status",
@@ -51,11 +51,16 @@ def jod_rule(labeller: str) -> str:
     return "threshold" if str(labeller).strip().lower() in JOD_THRESHOLD_LABELLERS else "measured"
 
 
+def jod_threshold(tau: float) -> float:
+    """The JOD that defines a proxy JND label (10 - tau): where BS_JND reads JOD curves."""
+    return 10.0 - float(tau)
+
+
 def jod_targets(jnd: pd.DataFrame, labeller: str, tau: float) -> pd.DataFrame:
     """The JND quality table with its ``jod`` column as BS_JND in JOD must read it
     (``jod_rule``): 10 - tau for every image, or each image's measured JND1 JOD."""
     if jod_rule(labeller) == "threshold":
-        return jnd.assign(jod=10.0 - float(tau))
+        return jnd.assign(jod=jod_threshold(tau))
     if "jod" not in jnd or not jnd["jod"].notna().any():
         raise ValueError(f"labeller={labeller!r}: BS_JND in JOD reads each image's measured JND1 JOD, and the JND "
                          "quality table has none (evaluate with jod=True)")
@@ -103,8 +108,8 @@ def bsjnd_per_image(
     df: pd.DataFrame,
     jnd: pd.DataFrame,
     proposed: Iterable[str],
-    baseline: str = "baseline",
-    families: Iterable[str] = ("mse", "ms-ssim"),
+    baseline: str = CONTROL,
+    families: Iterable[str] = DISTORTIONS,
     metric: str | Mapping[str, str] | None = None,
     interp: str = "pchip",
 ) -> pd.DataFrame:
@@ -115,9 +120,9 @@ def bsjnd_per_image(
     ``metric``: one quality column for all families, or {family: column}; by default
     PSNR for MSE-trained models and MS-SSIM (in dB) for MS-SSIM-trained ones.
     """
-    metric_of = dict(DEFAULT_METRIC)
+    metric_of = dict(METRIC_OF)
     if isinstance(metric, str):
-        metric_of = {f: metric for f in ("mse", "ms-ssim", *families)}
+        metric_of = {f: metric for f in (*DISTORTIONS, *families)}
     elif metric is not None:
         metric_of.update(metric)
     q_j = jnd.set_index(jnd["image"].astype(str))
@@ -214,7 +219,7 @@ def status_summary(statuses: Iterable[str]) -> str:
     return "; ".join(f"{k} ({n} image{'s' if n > 1 else ''})" for k, n in sorted(kinds.items()))
 
 
-def bsjnd(df: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str], baseline: str = "baseline",
+def bsjnd(df: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str], baseline: str = CONTROL,
           n_boot: int = 1000, seed: int = 0, **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-image table, summary table); ``kw`` go to ``bsjnd_per_image``."""
     per = bsjnd_per_image(df, jnd, proposed, baseline=baseline, **kw)

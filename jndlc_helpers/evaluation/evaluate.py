@@ -37,6 +37,7 @@ from . import metrics as M
 from ..data import pairs
 from ..files import atomic_write, file_digest, list_images, load_rgb, save_png, write_json
 from ..data.labellers import DEFAULT_DISPLAY
+from ..vocab import ANCHOR_FAMILY
 
 # One ColorVideoVDP display model for labelling and evaluation: a JOD read off an RD
 # curve is only comparable with the labels' 10 - tau threshold on the same display.
@@ -377,7 +378,7 @@ def evaluate_anchor(
     for name, rgb in iter_images(images):
         r = code_anchor(rgb, codec, quality)
         m = M.image_metrics(rgb, r["rgb"], jod=jod, display=JOD_DISPLAY)
-        rows.append(_row(name, method or codec, "anchor", quality, None, r, m))
+        rows.append(_row(name, method or codec, ANCHOR_FAMILY, quality, None, r, m))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -429,7 +430,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if "seed" not in df.columns:  # tables written before runs had replicates: one seed
         df["seed"] = 0
     if "checkpoint_digest" not in df.columns:  # written before rows named their checkpoint: models re-evaluated
-        df["checkpoint_digest"] = np.where(df["family"] == "anchor", "", "unknown")
+        df["checkpoint_digest"] = np.where(df["family"] == ANCHOR_FAMILY, "", "unknown")
         df["checkpoint_step"] = math.nan
     df["checkpoint_digest"] = df["checkpoint_digest"].fillna("")
     missing = [c for c in COLUMNS if c not in df.columns]
@@ -538,7 +539,7 @@ def compressai_json(
     def col(c: str) -> list[Any]:
         return [None if not np.isfinite(v) else float(v) for v in mean[c]]
 
-    name = CODEC_LABELS.get(method, method) if family == "anchor" else f"{method}-{family}"
+    name = CODEC_LABELS.get(method, method) if family == ANCHOR_FAMILY else f"{method}-{family}"
     text = description or f"jndlc evaluation of {name}, mean over {sub['image'].nunique()} images per quality"
     out: dict[str, Any] = {"name": name, "description": text}
     if provenance is not None:
@@ -602,6 +603,34 @@ def reconstruct(
     return {"rgb": rec, "bpp": r["bpp"], "psnr": m["psnr"], "ms_ssim": m["ms_ssim"], "ms_ssim_db": m["ms_ssim_db"]}
 
 
+def decode_all(jobs: Sequence[Mapping[str, Any]], images: Mapping[str, str | os.PathLike],
+               out_dir: Callable[[Mapping[str, Any]], Path], progress: bool = True,
+               loader: Callable[[Any], nn.Module] | None = None) -> None:
+    """Every learned model's reconstruction of every image, saved as
+    ``out_dir(job) / <name>.png`` (``images``: {name: path}); present files are skipped
+    and each model is loaded only when one of its images is missing, one at a time."""
+    from tqdm.auto import tqdm
+
+    loaded: dict[str, nn.Module] = {}
+    for job in tqdm(jobs, desc="reconstruct", disable=not progress):
+        for name, ref in images.items():
+            out = out_dir(job) / f"{name}.png"
+            if out.exists():
+                continue
+            if job["checkpoint"] not in loaded:
+                loaded.clear()  # one model in memory at a time
+                loaded[job["checkpoint"]] = (loader or default_loader)(job["checkpoint"])
+            save_decoded(out, reconstruct(loaded[job["checkpoint"]], load_rgb(ref))["rgb"])
+
+
+def jobs_from_table(models_csv: str | os.PathLike, models_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Evaluation jobs of the models a grid listed in ``models_csv`` (checkpoints relative
+    to ``models_dir``)."""
+    models = pd.read_csv(models_csv)
+    return [dict(method=r.method, family=r.family, quality=int(r.quality), lmbda=float(r.lmbda),
+                 checkpoint=str(Path(models_dir) / r.checkpoint)) for r in models.itertuples()]
+
+
 def anchor_jobs(codecs: Iterable[str], qualities: Iterable[float]) -> list[dict[str, Any]]:
     """Jobs for a quality sweep of classical anchors.
 
@@ -615,5 +644,5 @@ def anchor_jobs(codecs: Iterable[str], qualities: Iterable[float]) -> list[dict[
     missing = [c for c in codecs if c not in avail]
     if missing:
         warnings.warn(f"Pillow cannot encode {missing} here; those anchors are left out", stacklevel=2)
-    return [{"method": c, "family": "anchor", "quality": q, "lmbda": None, "codec": c}
+    return [{"method": c, "family": ANCHOR_FAMILY, "quality": q, "lmbda": None, "codec": c}
             for c in codecs if c in avail for q in qualities]

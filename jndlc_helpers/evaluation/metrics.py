@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-# pytorch-msssim's 5 scales with an 11-tap window need (11 - 1) * 2**4 < min side.
-MSSSIM_MIN_SIDE = 161
+from ..vocab import MSSSIM_MIN_SIDE  # pytorch-msssim's 5 scales, 11-tap window: (11 - 1) * 2**4 < min side
+
 JOD_DISPLAY = "standard_fhd"  # ColorVideoVDP display model: one for labelling and evaluation
 
 _JOD_METRICS: dict[str, object] = {}

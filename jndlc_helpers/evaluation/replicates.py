@@ -24,8 +24,9 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from .bdrate import BD_COLUMNS, MIN_OVERLAP, bd_rate, cubic_check, row_seed
-from .bsjnd import DEFAULT_METRIC, SUMMARY_COLUMNS, bsjnd_per_image, status_summary
+from ..vocab import CONTROL, METRIC_OF
+from .bdrate import BD_COLUMNS, MIN_OVERLAP, bd_rate, bd_rate_table, cubic_check, row_seed
+from .bsjnd import SUMMARY_COLUMNS, bsjnd, bsjnd_per_image, jod_targets, status_summary
 
 INTERVAL = "95%: images bootstrapped, seeds Student-t"
 REPLICATE_COLUMNS = BD_COLUMNS + ["n_seeds", "differs"]
@@ -161,7 +162,7 @@ def noise_floor(rd: pd.DataFrame, control: str, families: Iterable[str],
     out: dict[str, Any] = {}
     for family in families:
         seeds = sorted(int(s) for s in rd.loc[(rd["method"] == control) & (rd["family"] == family), "seed"].unique())
-        for metric in metrics or [DEFAULT_METRIC[family]]:
+        for metric in metrics or [METRIC_OF[family]]:
             pairs = {}
             for a, b in itertools.permutations(seeds, 2):
                 one = rd[(rd["method"] == control) & rd["seed"].isin((a, b))]
@@ -223,3 +224,72 @@ def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int) -> dict[str,
             "n_images": n, "n_used": int(ok.any(axis=0).sum()), "n_out_of_range": int((~ok.any(axis=0)).sum()),
             "status": status_summary(g.loc[~np.isfinite(g["saving"].to_numpy(float)), "status"]),
             "n_seeds": k, "differs": ci.get("differs", False)}
+
+
+# --------------------------------------------------------------------------- one seed or several
+def quality_metrics(rd: pd.DataFrame) -> tuple[str, ...]:
+    """The metrics an RD table is read in: PSNR and MS-SSIM, and our JOD when it holds JOD."""
+    from ..vocab import QUALITY_METRICS
+
+    return QUALITY_METRICS + (("jod",) if has_jod(rd) else ())
+
+
+def is_replicated(rd: pd.DataFrame) -> bool:
+    """Whether the RD table holds more than one training seed of some model."""
+    return "seed" in rd and rd["seed"].nunique() > 1
+
+
+def seed_mean(rd: pd.DataFrame) -> pd.DataFrame:
+    """The RD table with each (image, method, family, quality) averaged over its seeds
+    (the table itself when it holds one seed)."""
+    if not is_replicated(rd):
+        return rd
+    keys = ["image", "method", "family", "quality"]
+    return rd.groupby(keys, as_index=False).mean(numeric_only=True).assign(seed=0)
+
+
+def has_jod(rd: pd.DataFrame) -> bool:
+    """Whether the RD table holds JOD values (``jod`` knob on)."""
+    return "jod" in rd and bool(rd["jod"].notna().any())
+
+
+def first_seed_rows(rd: pd.DataFrame) -> pd.DataFrame:
+    """The RD rows of each model's first training seed (the models the figures decode)."""
+    return rd[rd["seed"] == rd.groupby(["method", "family"])["seed"].transform("min")]
+
+
+def bd_rate_for(rd: pd.DataFrame, proposed: Iterable[str], anchors: Iterable[str], families: Iterable[str],
+                metrics: Iterable[str], n_boot: int, seed: int, workers: int = 1) -> pd.DataFrame:
+    """Every BD-rate: over training seeds and test images, seeds paired
+    (``bd_rate_table_replicated``) when ``rd`` is replicated, else ``bdrate.bd_rate_table``."""
+    if is_replicated(rd):
+        return bd_rate_table_replicated(rd, proposed, list(anchors), families, metrics, n_boot=n_boot, seed=seed)
+    return bd_rate_table(rd, proposed, anchors=list(anchors), metrics=metrics, families=families, n_boot=n_boot,
+                         seed=seed, workers=workers)
+
+
+def noise_floor_for(rd: pd.DataFrame, families: Iterable[str], control: str = CONTROL) -> dict[str, Any] | None:
+    """The control's seed-to-seed spread (``noise_floor``), or None for a single seed."""
+    return noise_floor(rd, control, families) if is_replicated(rd) else None
+
+
+def bsjnd_against(rd: pd.DataFrame, jnd: pd.DataFrame, methods: list[str], baselines: Iterable[str],
+                  families: Iterable[str], n_boot: int, seed: int,
+                  jod: tuple[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-image, summary) BS_JND of ``methods`` against each baseline present in ``rd``
+    (per image and seed, paired by seed, when ``rd`` is replicated); with
+    ``jod=(labeller, tau)`` and JOD in ``rd``, also read in JOD where the label lies
+    (``bsjnd.jod_targets``)."""
+    statistic = bsjnd_replicated if is_replicated(rd) else bsjnd
+    families = list(families)
+    per, summary = [], []
+    for base in baselines:
+        if not (rd["method"] == base).any():
+            continue
+        proposed = [m for m in methods if m != base]
+        targets = [(jnd, {})] + ([(jod_targets(jnd, *jod), {"metric": "jod"})] if jod and has_jod(rd) else [])
+        for jq, kw in targets:
+            p, s = statistic(rd, jq, proposed, baseline=base, families=families, n_boot=n_boot, seed=seed, **kw)
+            per.append(p)
+            summary.append(s)
+    return pd.concat(per, ignore_index=True), pd.concat(summary, ignore_index=True)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import config
 from ..files import PACKAGE_PARENT, write_text
+from ..vocab import ANCHOR_FAMILY, QUALITY_METRICS
 
 SHIPPED = "data/jpeg_preprocessors"  # rate proxy and the quick profile's trained weights
 
@@ -122,7 +123,7 @@ def evaluate_all(P: dict[str, Any], weights: dict[str, Path], progress: bool = T
     """The per-image table of plain JPEG, the classical anchor and every preprocessor
     (methods side by side over ``parallel_runs`` processes); decoded images under jpeg/recon/."""
     from .evaluate import MethodSpec, evaluate_methods
-    from ..pipeline import parallel_runs
+    from ..parallel import training_workers
 
     families = tuple(P["jpeg_losses"])
     methods = {"jpeg": MethodSpec(families, "jpeg"), "classical": MethodSpec(families, "classical")}
@@ -130,7 +131,7 @@ def evaluate_all(P: dict[str, Any], weights: dict[str, Path], progress: bool = T
         loss, metric = name.split("-", 1) if not name.startswith("iwl-hinge") else ("iwl-hinge", name[10:])
         methods[f"preproc-{loss}-{metric}"] = MethodSpec((metric,), "learned", str(path))
     df = evaluate_methods(test_images(P), methods, P["jpeg_qualities"], jpeg_path(P, "results", "rd.csv"),
-                          jod=P["jpeg_jod"], progress=progress, workers=parallel_runs(P), recon=jpeg_path(P, "recon"))
+                          jod=P["jpeg_jod"], progress=progress, workers=training_workers(P), recon=jpeg_path(P, "recon"))
     return _by_loss(df)
 
 
@@ -144,7 +145,7 @@ def _by_loss(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _metrics(P: dict[str, Any]) -> list[str]:
-    return ["psnr", "ms_ssim_db"] + (["jod"] if P["jpeg_jod"] else [])
+    return [*QUALITY_METRICS] + (["jod"] if P["jpeg_jod"] else [])
 
 
 def bd_rate_tables(P: dict[str, Any], rd: pd.DataFrame) -> pd.DataFrame:
@@ -197,7 +198,7 @@ def figure_rd(P: dict[str, Any], rd: pd.DataFrame):
     metrics = [m for m in _metrics(P) if rd[m].notna().any()]
     first = list(P["jpeg_losses"])[0]
     anchors = rd["method"].isin(["jpeg", "classical"])  # drawn dashed in every panel, once
-    rd = pd.concat([rd[~anchors], rd[anchors & (rd["family"] == first)].assign(family="anchor")])
+    rd = pd.concat([rd[~anchors], rd[anchors & (rd["family"] == first)].assign(family=ANCHOR_FAMILY)])
     paths = figures.plot_rd_curves(rd, figure_path(P, "rd_curves"), provenance(P),
                                    families=list(P["jpeg_losses"]), metrics=metrics,
                                    title="JPEG with preprocessing: real Pillow bitstreams")

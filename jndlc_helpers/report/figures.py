@@ -21,10 +21,11 @@ from matplotlib.figure import Figure
 
 from ..config import provenance_label
 from ..files import atomic_write
+from ..vocab import ANCHOR_FAMILY, CONTROL, DISTORTIONS, PRETRAINED, QUALITY_METRICS
 
 METHOD_LABELS = {
-    "baseline-pretrained": "Baseline (pretrained)",
-    "baseline": "Baseline (fine-tuned)",
+    PRETRAINED: "Baseline (pretrained)",
+    CONTROL: "Baseline (fine-tuned)",
     "pwl": "PWL",
     "iwl": "IWL",
     "iwl-hinge": "IWL-hinge (ours)",
@@ -38,8 +39,8 @@ FAMILY_LABELS = {"mse": "MSE", "ms-ssim": "MSSSIM"}
 METRIC_LABELS = {"psnr": "PSNR [dB]", "ms_ssim_db": "MS-SSIM [dB]", "ms_ssim": "MS-SSIM",
                  "jod": "JOD (ColorVideoVDP; ours, not the paper's)"}
 _STYLE = {
-    "baseline-pretrained": dict(color="0.45", linestyle=":", marker="s"),
-    "baseline": dict(color="black", linestyle="-", marker="s"),
+    PRETRAINED: dict(color="0.45", linestyle=":", marker="s"),
+    CONTROL: dict(color="black", linestyle="-", marker="s"),
     "pwl": dict(color="tab:green", marker="^"),
     "iwl": dict(color="tab:blue", marker="o"),
     "iwl-hinge": dict(color="tab:purple", marker="D"),
@@ -50,7 +51,7 @@ _STYLE = {
 def label(method: str, family: str | None = None) -> str:
     """Display name: 'IWL-MSE', 'Baseline (fine-tuned)-MSSSIM', 'JPEG'."""
     name = METHOD_LABELS.get(method, method)
-    if family and family != "anchor":
+    if family and family != ANCHOR_FAMILY:
         name += f"-{FAMILY_LABELS.get(family, family)}"
     return name
 
@@ -84,7 +85,7 @@ def rd_average(df: pd.DataFrame) -> pd.DataFrame:
 
 def _plot_method(ax, pts: pd.DataFrame, method: str, family: str, metric: str, **extra) -> None:
     style = dict(_STYLE.get(method, {}))
-    if family == "anchor":
+    if family == ANCHOR_FAMILY:
         style = dict(linestyle="--", marker=".", alpha=0.8)
     style.update(extra)
     pts = pts.sort_values("bpp")
@@ -107,8 +108,8 @@ def plot_rd_curves(
     provenance: Mapping[str, Any] | None,
     methods: Iterable[str] | None = None,
     anchors: Iterable[str] | None = None,
-    families: Sequence[str] = ("mse", "ms-ssim"),
-    metrics: Sequence[str] = ("psnr", "ms_ssim_db"),
+    families: Sequence[str] = DISTORTIONS,
+    metrics: Sequence[str] = QUALITY_METRICS,
     title: str = "RD performance on the test set",
 ) -> list[Path]:
     """Fig. 2: rows = training metric (family), columns = PSNR / MS-SSIM (dB) (/ JOD).
@@ -126,14 +127,14 @@ def rd_curves_figure(
     provenance: Mapping[str, Any] | None,
     methods: Iterable[str] | None = None,
     anchors: Iterable[str] | None = None,
-    families: Sequence[str] = ("mse", "ms-ssim"),
-    metrics: Sequence[str] = ("psnr", "ms_ssim_db"),
+    families: Sequence[str] = DISTORTIONS,
+    metrics: Sequence[str] = QUALITY_METRICS,
     title: str = "RD performance on the test set",
 ) -> Figure:
     """The Fig. 2 figure object (for notebooks); see ``plot_rd_curves``."""
     avg = rd_average(df)
-    learned = [m for m in (methods or sorted(set(avg["method"][avg["family"] != "anchor"])))]
-    anchor_names = list(anchors) if anchors is not None else sorted(set(avg["method"][avg["family"] == "anchor"]))
+    learned = [m for m in (methods or sorted(set(avg["method"][avg["family"] != ANCHOR_FAMILY])))]
+    anchor_names = list(anchors) if anchors is not None else sorted(set(avg["method"][avg["family"] == ANCHOR_FAMILY]))
     fig = Figure(figsize=(5.2 * len(metrics), 4.0 * len(families) + 0.6))
     axes = fig.subplots(len(families), len(metrics), squeeze=False)
     for i, family in enumerate(families):
@@ -145,9 +146,9 @@ def rd_curves_figure(
                     _plot_method(ax, pts, m, family, metric)
                     _plot_seeds(ax, df[(df["method"] == m) & (df["family"] == family)], m, metric)
             for m in anchor_names:
-                pts = avg[(avg["method"] == m) & (avg["family"] == "anchor")]
+                pts = avg[(avg["method"] == m) & (avg["family"] == ANCHOR_FAMILY)]
                 if len(pts):
-                    _plot_method(ax, pts, m, "anchor", metric)
+                    _plot_method(ax, pts, m, ANCHOR_FAMILY, metric)
             ax.set_xlabel("bpp")
             ax.set_ylabel(METRIC_LABELS.get(metric, metric))
             ax.set_title(f"{FAMILY_LABELS.get(family, family)}-trained models, {METRIC_LABELS.get(metric, metric)}",
@@ -390,7 +391,7 @@ def pick_closest(df: pd.DataFrame, image: str, methods: Sequence[str], family: s
     rows for the image are left out.
     """
     sub = df[(df["image"].astype(str) == str(image)) & df["method"].isin(methods)]
-    sub = sub[(sub["family"] == family) | (sub["family"] == "anchor")]
+    sub = sub[(sub["family"] == family) | (sub["family"] == ANCHOR_FAMILY)]
     rows = []
     for m in methods:
         s = sub[(sub["method"] == m) & (sub["bpp"] > 0)]
@@ -436,3 +437,46 @@ def _group_jobs(jobs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], list
     for j in jobs:
         groups.setdefault((j["method"], j["family"]), []).append(j)
     return groups
+
+
+def pair_figure(ref: np.ndarray, jnd: np.ndarray, title: str, labeller: str,
+                provenance: Mapping[str, Any] | None) -> Figure:
+    """An image, its JND1 image (labelled by ``labeller``) and their difference amplified 8x."""
+    diff = np.clip(np.abs(ref.astype(int) - jnd.astype(int)) * 8, 0, 255).astype("uint8")
+    fig = Figure(figsize=(12, 4.4))
+    for ax, img, name in zip(fig.subplots(1, 3), (ref, jnd, diff),
+                             ("original (Ref)", f"JND1 ({labeller})", "|Ref - JND1| x 8")):
+        ax.imshow(img)
+        ax.set_title(name, fontsize=10)
+        ax.axis("off")
+    fig.suptitle(title)
+    add_provenance(fig, provenance)
+    return fig
+
+
+def visual_figures(rd: pd.DataFrame, image: Path, jobs: Sequence[Mapping[str, Any]], families: Sequence[str],
+                   methods: Sequence[str], reference: str, out_dir: str | os.PathLike,
+                   provenance: Mapping[str, Any] | None, target_bpp: float | None = None,
+                   crop: tuple[int, int, int, int] | None = None) -> list[Path]:
+    """Figs. 3-4 (``fig<n>_visual_<family>``) and their static side-by-side PNGs: per family,
+    ``image`` coded by each of ``methods``' ``jobs`` at the quality closest to ``target_bpp``
+    (by default the median bpp of ``reference``'s qualities in ``rd``). Returns the figures' PNGs."""
+    from ..files import load_rgb
+
+    shown = []
+    for number, family in zip((3, 4), families):
+        sub = rd[(rd.method == reference) & (rd.family == family)]
+        target = target_bpp or float(sub.groupby("quality")["bpp"].median().median())
+        chosen = [j for j in jobs if j["family"] == family and j["method"] in methods]
+        if not chosen:
+            print(f"Fig. {number}: no {family} model of {list(methods)} on this machine (a replicated grid's store "
+                  "keeps no model); the published figure, if any, is left as it is")
+            continue
+        recs = reconstruct_closest(rd, image, chosen, target)
+        title = f"{family.upper()}-trained models near {target:.3f} bpp, image {image.stem}"
+        base = Path(out_dir) / f"fig{number}_visual_{family}"
+        visual_comparison(load_rgb(image), recs, base, provenance, crop=crop, title=title)
+        side_by_side_png(load_rgb(image), recs, Path(out_dir) / f"static_comparison_{family}.png",
+                         crop=crop, provenance=provenance, title=title)
+        shown.append(Path(str(base) + ".png"))
+    return shown

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation.bdrate import CUBIC_TOLERANCE, INTERVAL_BOOTSTRAP, MIN_IMAGES_FOR_INTERVAL, MIN_OVERLAP
-from ..evaluation.bsjnd import DEFAULT_METRIC, jod_rule
+from ..evaluation.bsjnd import jod_rule
+from ..vocab import CONTROL, METRIC_OF, PRETRAINED, QUALITY_METRICS
 from ..codec.features import feature_label
 from ..config import PAPER_TABLE_I, PAPER_TABLE_II, provenance_label
 from ..files import write_text
@@ -54,7 +55,7 @@ def _note(*parts: str) -> str:
 
 def _bd_metrics(bd: pd.DataFrame) -> list[str]:
     """PSNR and MS-SSIM (dB) always (the paper's); JOD when it was computed."""
-    return ["psnr", "ms_ssim_db"] + (["jod"] if (bd["metric"] == "jod").any() else [])
+    return [*QUALITY_METRICS] + (["jod"] if (bd["metric"] == "jod").any() else [])
 
 
 def fwl_note(key: str, features: str | None) -> str:
@@ -62,7 +63,7 @@ def fwl_note(key: str, features: str | None) -> str:
     return f"F = {feature_label(features)}" if features and key.split("-")[0] == "fwl" else ""
 
 
-def table_i(bd: pd.DataFrame, anchor: str = "baseline", aggregate: str = "average-curve",
+def table_i(bd: pd.DataFrame, anchor: str = CONTROL, aggregate: str = "average-curve",
             features: str | None = None) -> pd.DataFrame:
     """Table I: our BD-rates (``bdrate.bd_rate_table`` rows) beside the paper's.
 
@@ -117,7 +118,7 @@ def _interval_text(row: pd.Series) -> str:
     return "" if row.empty else "none: no per-image value"
 
 
-def table_ii(summary: pd.DataFrame, baseline: str = "baseline", features: str | None = None) -> pd.DataFrame:
+def table_ii(summary: pd.DataFrame, baseline: str = CONTROL, features: str | None = None) -> pd.DataFrame:
     """Table II: our mean BS_JND (``bsjnd.bsjnd_summary`` rows) beside the paper's.
 
     Columns key, metric, ours (mean), median, low, high, interval, paper, diff,
@@ -129,13 +130,13 @@ def table_ii(summary: pd.DataFrame, baseline: str = "baseline", features: str | 
     sel = summary[summary["baseline"] == baseline]
     rows = []
     paper_rows = [(k, None) for k in PAPER_TABLE_II]
-    extra = sorted({(k, m) for k, m in zip(sel["key"], sel["metric"])} - {(k, DEFAULT_METRIC.get(
+    extra = sorted({(k, m) for k, m in zip(sel["key"], sel["metric"])} - {(k, METRIC_OF.get(
         _family(k))) for k in PAPER_TABLE_II})
     for key, metric in paper_rows + extra:
         mine = sel[sel["key"] == key]
         mine = mine[mine["metric"] != "jod"] if metric is None else mine[mine["metric"] == metric]
         s = _first(mine)
-        metric = s.get("metric", DEFAULT_METRIC.get(_family(key), "")) if metric is None else metric
+        metric = s.get("metric", METRIC_OF.get(_family(key), "")) if metric is None else metric
         val = float(s.get("mean", math.nan))
         paper = PAPER_TABLE_II.get(key, math.nan) if metric != "jod" else math.nan
         if s.empty:
@@ -244,11 +245,6 @@ def write_table(df: pd.DataFrame, out_base: str | os.PathLike, caption: str,
     return paths
 
 
-def read_table_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV written by ``write_table`` (skipping the caption comment)."""
-    return pd.read_csv(path, comment="#")
-
-
 def latex_escape(text: str) -> str:
     repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
             "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -292,7 +288,7 @@ def _plain_latex(df: pd.DataFrame, caption: str, floatfmt: str = ".2f") -> str:
 
 
 def write_table_i(bd: pd.DataFrame, out_base: str | os.PathLike, provenance: Mapping[str, Any],
-                  anchor: str = "baseline", aggregate: str = "average-curve",
+                  anchor: str = CONTROL, aggregate: str = "average-curve",
                   min_overlap: float = MIN_OVERLAP) -> dict[str, Path]:
     """Build Table I and write it as CSV, Markdown and LaTeX."""
     t = table_i(bd, anchor, aggregate, features=provenance.get("features"))
@@ -300,11 +296,32 @@ def write_table_i(bd: pd.DataFrame, out_base: str | os.PathLike, provenance: Map
 
 
 def write_table_ii(summary: pd.DataFrame, out_base: str | os.PathLike, provenance: Mapping[str, Any],
-                   baseline: str = "baseline") -> dict[str, Path]:
+                   baseline: str = CONTROL) -> dict[str, Path]:
     """Build Table II and write it as CSV, Markdown and LaTeX."""
     t = table_ii(summary, baseline, features=provenance.get("features"))
     interp = ", ".join(sorted({str(x) for x in t["interpolation"] if x})) or "pchip"
     return write_table(t, out_base, caption_ii(provenance, baseline, interp, "n_seeds" in summary))
+
+
+# Each table against each control, in the files the notebooks and the README name.
+TABLE_I_FILES = {PRETRAINED: "table1_bd_rate", CONTROL: "table1_bd_rate_vs_finetuned"}
+TABLE_II_FILES = {PRETRAINED: "table2_bs_jnd", CONTROL: "table2_bs_jnd_vs_finetuned"}
+
+
+def write_tables(bd: pd.DataFrame | None, summary: pd.DataFrame | None, out_dir: str | os.PathLike,
+                 provenance: Mapping[str, Any]) -> list[Path]:
+    """Table I (from ``bd``) and Table II (from ``summary``) against each control they
+    hold, into ``out_dir`` (``TABLE_I_FILES``, ``TABLE_II_FILES``); returns the bases."""
+    written = []
+    for control, name in TABLE_I_FILES.items():
+        if bd is not None and (bd["anchor"] == control).any():
+            written.append(Path(out_dir) / name)
+            write_table_i(bd, written[-1], provenance, anchor=control)
+    for control, name in TABLE_II_FILES.items():
+        if summary is not None and (summary["baseline"] == control).any():
+            written.append(Path(out_dir) / name)
+            write_table_ii(summary, written[-1], provenance, baseline=control)
+    return written
 
 
 def results_markdown(figures_dir: str | os.PathLike) -> str:
@@ -334,13 +351,13 @@ def results_markdown(figures_dir: str | os.PathLike) -> str:
         p = PAPER_TABLE_I.get(key)
         return f"{p['psnr']:.2f} / {p['ms-ssim']:.2f}" if p else "n/a"
 
-    keys = sorted(set(t1["key"]) | set(t1c["key"]), key=lambda k: (_family(k) != "mse", k.split("-")[0] != "baseline",
+    keys = sorted(set(t1["key"]) | set(t1c["key"]), key=lambda k: (_family(k) != "mse", k.split("-")[0] != CONTROL,
                                                                     k))
     lines = ["| model | vs pretrained: PSNR | MS-SSIM (dB) | vs fine-tuned control: PSNR | MS-SSIM (dB) | "
              "paper (PSNR / MS-SSIM) | BS_JND vs pretrained (images) | vs control | paper |",
              "|---|---|---|---|---|---|---|---|---|"]
     for k in keys:
-        own = DEFAULT_METRIC[_family(k)]
+        own = METRIC_OF[_family(k)]
         paper_ii = PAPER_TABLE_II.get(k)
         lines.append(" | ".join([
             f"| {k}", cell(t1, k, "bd_metric", "PSNR"), cell(t1, k, "bd_metric", "MS-SSIM (dB)"),

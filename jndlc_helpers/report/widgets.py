@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..files import load_rgb
+from ..vocab import CONTROL
 
 GALLERY_COLUMNS = ("image", "method", "family", "quality", "path", "bpp", "psnr", "ms_ssim", "jod")
 
@@ -114,7 +115,7 @@ class ComparisonWidget:
     ``.readout.value`` the metrics table, as they are shown.
     """
 
-    def __init__(self, gallery: Gallery, left: str = "baseline", right: str | None = None) -> None:
+    def __init__(self, gallery: Gallery, left: str = CONTROL, right: str | None = None) -> None:
         import ipywidgets as W
 
         self.gallery = gallery

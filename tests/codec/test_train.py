@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import TensorDataset
 
-from jndlc_helpers.codec import cli, loader, models, optim, train
+from jndlc_helpers.codec import cli, loader, models, optim, runlog, train
 from jndlc_helpers.codec.checkpoint import CHECKPOINT_NAME, load_checkpoint_dict
 from jndlc_helpers.codec.runconfig import RunConfig
 from jndlc_helpers.codec.runfolder import CONFIG_NAME, DONE_NAME, LOG_NAME, RunConfigError
@@ -463,7 +463,7 @@ def test_tensorboard_scalars_beside_the_log(tmp_path, monkeypatch):
         def close(self):
             written.append(("closed", 0.0, 0))
 
-    monkeypatch.setattr(train, "_tensorboard_writer", Board)
+    monkeypatch.setattr(runlog, "tensorboard_writer", Board)
     run = tmp_path / "r"
     train_run(run, loss="baseline", distortion="mse", quality=1, dataset=smooth_pairs(4), max_steps=3,
               tensorboard=True, **TINY)

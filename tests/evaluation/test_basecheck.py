@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from jndlc_helpers.evaluation import basecheck
+from jndlc_helpers.vocab import METRIC_OF
 
 
 def quality(bpp: float) -> float:
@@ -85,7 +86,7 @@ def control_table(rate_factor: float, jitter: float = 0.01, images: int = 12) ->
     rows = []
     for i in range(images):
         factor = rate_factor * (1 + jitter * ((i % 3) - 1))
-        for family in basecheck.FAMILY_AXIS:
+        for family in METRIC_OF:
             for q, bpp in zip((1, 3, 5, 7), (0.15, 0.3, 0.6, 0.85)):
                 for method, f in (("baseline-pretrained", 1.0), ("baseline", factor)):
                     rows.append(dict(image=f"img{i}", method=method, family=family, quality=q, bpp=bpp * f,
@@ -95,7 +96,7 @@ def control_table(rate_factor: float, jitter: float = 0.01, images: int = 12) ->
 
 def test_control_shift_recovers_a_known_saving_and_its_measurability():
     shift = basecheck.control_shift(control_table(0.9), n_boot=50)
-    for family, axis in basecheck.FAMILY_AXIS.items():
+    for family, axis in METRIC_OF.items():
         head = shift[family][f"average-curve/{axis}"]
         assert head["bd_rate"] == pytest.approx(-10.0, abs=0.5)
         assert head["high"] < 0 and head["measurable"] and shift[family]["moves_measurably"]

@@ -53,6 +53,31 @@ def test_table_i_side_by_side():
     assert (t.loc[t["ours"].isna(), "note"] != "").all() and (t.loc[t["paper"].isna(), "note"] != "").all()
 
 
+def made_up_rd(n_images: int = 3) -> pd.DataFrame:
+    """RD curves with known answers: iwl needs 0.9x the baseline's bits at every quality
+    (BD-rate -10%); fwl sits 20 dB above both, so its curves do not overlap the baseline's."""
+    rows = []
+    for i in range(n_images):
+        for method, rate, shift in (("baseline", 1.0, 0.0), ("iwl", 0.9, 0.0), ("fwl", 1.0, 20.0)):
+            for q in range(1, 5):
+                bpp = rate * 0.1 * 2 ** q
+                rows.append({"image": f"im{i}", "method": method, "family": "mse", "quality": q, "bpp": bpp,
+                             "psnr": 26 + 2.5 * q + 0.1 * i + shift, "ms_ssim_db": 10 + q + 0.1 * i + shift})
+    return pd.DataFrame(rows)
+
+
+def test_table_i_on_curves_with_a_known_shift():
+    from jndlc_helpers.evaluation.bdrate import bd_rate_table
+
+    bd = bd_rate_table(made_up_rd(), ["iwl", "fwl"], anchors=["baseline"], families=["mse"], n_boot=20)
+    r = T.table_i(bd, anchor="baseline").set_index(["key", "bd_metric"])
+    for metric in ("PSNR", "MS-SSIM (dB)"):
+        assert r.loc[("iwl-mse", metric), "ours"] == pytest.approx(-10.0, abs=1e-6)  # fewer bits: negative
+        assert r.loc[("iwl-mse", metric), "cubic"] == pytest.approx(-10.0, abs=1e-6)
+        assert math.isnan(r.loc[("fwl-mse", metric), "ours"])
+        assert "overlap" in r.loc[("fwl-mse", metric), "note"]  # the n/a says why
+
+
 def test_write_table_i_contents(tmp_path):
     paths = T.write_table_i(bd_rows(), tmp_path / "table1", PROV, anchor="baseline",
                             aggregate="per-image-mean")
@@ -68,7 +93,7 @@ def test_write_table_i_contents(tmp_path):
         for v in PAPER_TABLE_I[key].values():
             assert f"{v:.2f}" in md and f"{v:.2f}" in tex
     assert "per-image-mean" in tex and "PCHIP" in tex and "\\caption{" in tex
-    back = T.read_table_csv(paths["csv"])
+    back = pd.read_csv(paths["csv"], comment="#")  # the caption is a comment line
     assert list(back.columns)[:4] == ["key", "bd_metric", "ours", "low"]
     assert back["paper"].dropna().tolist()[:2] == [PAPER_TABLE_I["iwl-mse"]["psnr"], PAPER_TABLE_I["iwl-mse"]["ms-ssim"]]
 
@@ -106,7 +131,7 @@ def test_table_ii_and_writers(tmp_path):
     for row_note in t["note"]:
         assert T.latex_escape(row_note) in paths["tex"].read_text() and row_note in md
     assert "display model 'standard_fhd'" in md
-    fwl = T.read_table_csv(paths["csv"]).set_index("key").loc["fwl-mse", "note"]
+    fwl = pd.read_csv(paths["csv"], comment="#").set_index("key").loc["fwl-mse", "note"]
     assert "F = NLPD" in fwl  # the quick profile's offline feature extractor
     assert provenance_label(prov) in md and "'baseline'" in md
     for v in PAPER_TABLE_II.values():

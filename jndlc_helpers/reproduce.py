@@ -33,6 +33,11 @@ NOTEBOOKS = (
 PATH_KNOBS = ("data_root", "unlabelled_root", "kodak_root", "pretrained")
 
 
+# Knobs that say how the chain runs, not what it computes: a run folder made before one
+# existed, or with another value, is the same run.
+RUN_KNOBS = ("cell_timeout",)
+
+
 class ChainError(RuntimeError):
     """A notebook of the chain failed; the message names the notebook and cell."""
 
@@ -357,14 +362,14 @@ def _start_manifest(path: Path, profile: str, stored: dict[str, Any], force: boo
     (its finished notebooks are skipped), started afresh with ``force``."""
     run_dir = path.parent
     manifest = read_json(path) if path.exists() and not force else {}
-    if manifest and manifest.get("params") != stored:
-        raise ChainError(
-            f"{run_dir} holds a run with other parameters; use another --run-dir or --force "
-            f"(changed: {sorted(k for k in stored if manifest['params'].get(k) != stored[k])})"
-        )
+    changed = sorted(k for k in set(stored) | set(manifest.get("params", {}))
+                     if k not in RUN_KNOBS and manifest["params"].get(k) != stored.get(k)) if manifest else []
+    if changed:
+        raise ChainError(f"{run_dir} holds a run with other parameters; use another --run-dir or --force "
+                         f"(changed: {changed})")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "params.json", stored)
-    manifest = manifest or {"profile": profile, "params": stored, "notebooks": {}}
+    manifest = {**manifest, "params": stored} if manifest else {"profile": profile, "params": stored, "notebooks": {}}
     manifest.pop("changed_by_hand", None)  # stale notebooks are redone below
     manifest["environment"] = environment()
     write_json(path, manifest)

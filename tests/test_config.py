@@ -19,7 +19,7 @@ def test_lambdas_are_compressais(metric, quality):
 def test_lambda_for_names_a_bad_argument():
     with pytest.raises(ValueError, match="quality"):
         config.lambda_for("mse", 9)
-    with pytest.raises(ValueError, match="metric"):
+    with pytest.raises(ValueError, match="distortion"):
         config.lambda_for("psnr", 1)
 
 

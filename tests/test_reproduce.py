@@ -233,3 +233,17 @@ def test_the_paper_profile_has_no_cell_timeout(tmp_path, monkeypatch):
     cli.main(["reproduce", "--profile", "paper", "--cell-timeout", "0"])
     cli.main(["reproduce", "--profile", "quick", "--cell-timeout", "60"])
     assert calls == ["profile", None, 60]
+
+
+def test_a_run_folder_from_before_a_run_knob_existed_is_the_same_run(tmp_path):
+    from jndlc_helpers.reproduce import RUN_KNOBS, ChainError, _start_manifest
+
+    stored = {"profile": "quick", "max_steps": 70, "cell_timeout": 3600}
+    older = {k: v for k, v in stored.items() if k not in RUN_KNOBS}
+    path = tmp_path / "run" / "manifest.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"profile": "quick", "params": older, "notebooks": {"01.ipynb": {"status": "done"}}}))
+    manifest = _start_manifest(path, "quick", stored, force=False)
+    assert manifest["notebooks"] and manifest["params"] == stored  # kept, now recording the knob
+    with pytest.raises(ChainError, match=r"changed: \['max_steps'\]"):
+        _start_manifest(path, "quick", {**stored, "max_steps": 140}, force=False)

@@ -111,7 +111,7 @@ def base_checkpoint(base_dir: str | os.PathLike, distortion: str, quality: int) 
     if not ckpt.is_file():
         raise WeightsUnavailableError(
             f"{ckpt}: no pretrained base model for distortion={distortion}, quality={quality}; build it with "
-            f"jndlc_helpers.codec.grid.pretrain({str(base_dir)!r}, ...) or pass pretrained='scratch'")
+            f"jndlc_helpers.codec.pretrain.pretrain({str(base_dir)!r}, ...) or pass pretrained='scratch'")
     if not (run / "done.json").is_file():
         raise WeightsUnavailableError(
             f"{run}: pretraining not finished (no done.json); rerun grid.pretrain (it resumes), "

@@ -142,7 +142,7 @@ def surrogate_comparison(P: dict, rd) -> dict:
     from jndlc_helpers.jpeg.evaluate import MethodSpec, evaluate_methods
     from jndlc_helpers.jpeg.train import TrainConfig, train_preprocessor
 
-    cfg = TrainConfig(loss="baseline", metric="mse", steps=P["jpeg_steps"], batch_size=P["jpeg_batch_size"],
+    cfg = TrainConfig(loss="baseline", distortion="mse", steps=P["jpeg_steps"], batch_size=P["jpeg_batch_size"],
                       patch_size=P["jpeg_patch_size"], qualities=P["jpeg_qualities"], lr=P["jpeg_lr"],
                       seed=P["jpeg_seed"], surrogate="straight-through")
     w = train_preprocessor(steps.jpeg_path(P, "models", "baseline-mse-straight-through"), steps.training_images(P),

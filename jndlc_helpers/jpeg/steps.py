@@ -96,14 +96,14 @@ def train_all(P: dict[str, Any], progress: bool = True) -> dict[str, Path]:
     from .train import TrainConfig, train_preprocessor
 
     out, images, rate = {}, None, proxy()
-    for metric, losses in P["jpeg_losses"].items():
+    for distortion, losses in P["jpeg_losses"].items():
         for loss in losses:
-            name = f"{loss}-{metric}"
+            name = f"{loss}-{distortion}"
             out[name] = _shipped(P, name)
             if out[name] is None:
                 images = images or training_images(P)
-                cfg = TrainConfig(loss=loss, metric=metric, steps=P["jpeg_steps"], batch_size=P["jpeg_batch_size"],
-                                  patch_size=P["jpeg_patch_size"], qualities=P["jpeg_qualities"], lr=P["jpeg_lr"],
+                cfg = TrainConfig(loss=loss, distortion=distortion, steps=P["jpeg_steps"],
+                                  batch_size=P["jpeg_batch_size"], patch_size=P["jpeg_patch_size"], qualities=P["jpeg_qualities"], lr=P["jpeg_lr"],
                                   seed=P["jpeg_seed"], features=P["feature_extractor"], fwl_weight=P["fwl_weight"])
                 t0 = time.perf_counter()
                 out[name] = train_preprocessor(jpeg_path(P, "models", name), images, cfg, rate)

@@ -28,15 +28,15 @@ from . import preprocess as PP
 from . import simulator as S
 from .rate import RateProxy, expected_bits
 from ..files import atomic_write, load_rgb, write_json
+from ..vocab import DISTORTIONS, MSSSIM_PATCH
 
-MSSSIM_PATCH = 192  # pytorch-msssim's 5 scales need > 160 px
 SURROGATES = ("expected", "straight-through")
 
 
 @dataclass
 class TrainConfig:
     loss: str = "baseline"
-    metric: str = "mse"
+    distortion: str = "mse"
     steps: int = 300
     batch_size: int = 4
     patch_size: int = 128
@@ -57,12 +57,12 @@ class TrainConfig:
 
     def check(self) -> None:
         """ValueError naming the first bad knob."""
-        from ..codec.losses import LOSS_NAMES, METRICS
+        from ..codec.losses import LOSS_NAMES
 
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"loss must be one of {LOSS_NAMES}, got {self.loss!r}")
-        if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+        if self.distortion not in DISTORTIONS:
+            raise ValueError(f"distortion must be one of {DISTORTIONS}, got {self.distortion!r}")
         for name in ("steps", "batch_size", "patch_size", "hidden", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -76,7 +76,7 @@ class TrainConfig:
             raise ValueError(f"surrogate must be one of {SURROGATES}, got {self.surrogate!r}")
 
     def patch(self) -> int:
-        return max(self.patch_size, MSSSIM_PATCH) if self.metric == "ms-ssim" else self.patch_size
+        return max(self.patch_size, MSSSIM_PATCH) if self.distortion == "ms-ssim" else self.patch_size
 
 
 @dataclass
@@ -101,11 +101,11 @@ def load_training_images(pairs: Sequence[tuple[Path, Path]], unlabelled: Sequenc
     return out
 
 
-def slope(img: TrainImage, metric: str, quality: int) -> float:
+def slope(img: TrainImage, distortion: str, quality: int) -> float:
     """The image's JPEG slope (cached); the median-free fallback for a flat image is 1e-3."""
-    key = (metric, quality)
+    key = (distortion, quality)
     if key not in img.slopes:
-        v = C.jpeg_slope(img.ref, quality, metric)
+        v = C.jpeg_slope(img.ref, quality, distortion)
         img.slopes[key] = v if math.isfinite(v) and v > 0 else 1e-3
     return img.slopes[key]
 
@@ -124,7 +124,7 @@ def sample_batch(images: list[TrainImage], cfg: TrainConfig, rng: np.random.Gene
         xo.append(img.ref[top:top + p, left:left + p])
         xj.append(img.jnd[top:top + p, left:left + p])
         lam_mse.append(slope(img, "mse", q) * cfg.multiplier)
-        lam_d.append(slope(img, cfg.metric, q) * cfg.multiplier)
+        lam_d.append(slope(img, cfg.distortion, q) * cfg.multiplier)
     as_t = lambda a: torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float()  # noqa: E731
     return as_t(xo), as_t(xj), q, torch.tensor(lam_mse), torch.tensor(lam_d)
 
@@ -143,7 +143,7 @@ def step_loss(model: PP.Preprocessor, loss_fn, batch, cfg: TrainConfig, proxy: R
     bpp = sum(expected_bits(proxy, torch.floor(c), p, g) for g, (c, p) in enumerate(zip(u, probs))) / npix
     dist = torch.stack([loss_fn.distortion(x_hat[i:i + 1], xo[i:i + 1] / 255, xj[i:i + 1] / 255, {})
                         for i in range(len(xo))])
-    if cfg.metric == "mse" and cfg.surrogate == "expected":  # E[MSE] = MSE of the mean + the variance
+    if cfg.distortion == "mse" and cfg.surrogate == "expected":  # E[MSE] = MSE of the mean + the variance
         dist = dist + (cfg.fwl_weight if cfg.loss == "fwl" else 1.0) * PP.variance_sse(probs, q) / npix
     total = (bpp + lam_d * dist).mean()
     return {"loss": total, "bpp": bpp.mean(), "distortion": dist.mean()}
@@ -188,7 +188,7 @@ def train_preprocessor(run_dir: str | os.PathLike, images: list[TrainImage], cfg
     model = PP.Preprocessor(cfg.hidden)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     start = _resume(run_dir / "checkpoint.pt", model, opt, rng)
-    loss_fn = make_loss(cfg.loss, cfg.metric, 1.0, features=cfg.features if cfg.loss == "fwl" else None,
+    loss_fn = make_loss(cfg.loss, cfg.distortion, 1.0, features=cfg.features if cfg.loss == "fwl" else None,
                         fwl_weight=cfg.fwl_weight)
     t0 = time.perf_counter()
     for step in range(start, min(cfg.steps, stop_after or cfg.steps)):

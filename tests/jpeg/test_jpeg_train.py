@@ -37,7 +37,7 @@ def test_resume_gives_the_uninterrupted_run(tmp_path, images):
 
 
 @pytest.mark.parametrize("knob, value, match", [
-    ("loss", "nope", "loss must be one of"), ("metric", "psnr", "metric must be one of"),
+    ("loss", "nope", "loss must be one of"), ("distortion", "psnr", "distortion must be one of"),
     ("patch_size", 40, "patch_size must be a multiple of 16"), ("qualities", (0,), "quality"),
     ("steps", 0, "steps must be >= 1"), ("multiplier", -1.0, "multiplier"), ("surrogate", "soft", "surrogate"),
 ])

@@ -32,11 +32,10 @@ from jndlc_helpers.files import read_json  # noqa: E402
 from jndlc_helpers.vocab import CONTROL, METRIC_OF, PRETRAINED  # noqa: E402
 
 
-
 def cpu_seconds(store: replicated.Store) -> float:
     """Seconds of training of every archived run (their done.json)."""
-    return float(sum(read_json(log.parent / "done.json").get("seconds", 0.0)
-                     for log, _ in store.logs() if (log.parent / "done.json").is_file()))
+    return float(sum(read_json(folder / "done.json").get("seconds", 0.0)
+                     for folder in store.run_folders() if (folder / "done.json").is_file()))
 
 
 def effect(rd: pd.DataFrame, jq: pd.DataFrame, method: str, family: str, n_boot: int, seed: int,

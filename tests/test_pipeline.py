@@ -51,7 +51,7 @@ def test_failed_labels_stop_the_data_step(tmp_path):
 def write_run(models, name, loss, metric, quality, losses):
     run = models / name
     run.mkdir(parents=True)
-    # the layout train.write_config writes: the run's knobs nested under "config"
+    # the layout RunFolder.write_config writes: the run's knobs nested under "config"
     (run / "config.json").write_text(json.dumps({"run": name, "config": {
         "loss": loss, "metric": metric, "quality": quality}, "sessions": []}))
     (run / "log.jsonl").write_text("".join(json.dumps({"step": i + 1, "loss": v}) + "\n"

@@ -114,7 +114,7 @@ def base_checkpoint(base_dir: str | os.PathLike, distortion: str, quality: int) 
             f"jndlc_helpers.codec.pretrain.pretrain({str(base_dir)!r}, ...) or pass pretrained='scratch'")
     if not (run / "done.json").is_file():
         raise WeightsUnavailableError(
-            f"{run}: pretraining not finished (no done.json); rerun grid.pretrain (it resumes), "
+            f"{run}: pretraining not finished (no done.json); rerun pretrain.pretrain (it resumes), "
             f"or pass the file itself as pretrained={str(ckpt)!r} to use it unfinished")
     return ckpt
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..vocab import CONTROL, METRIC_OF
 from .bdrate import BD_COLUMNS, MIN_OVERLAP, bd_rate, bd_rate_table, cubic_check, row_seed
-from .bsjnd import SUMMARY_COLUMNS, bsjnd, bsjnd_per_image, jod_targets, status_summary
+from .bsjnd import SUMMARY_COLUMNS, bsjnd, bsjnd_per_image, common_images, jod_targets, status_summary
 
 INTERVAL = "95%: images bootstrapped, seeds Student-t"
 REPLICATE_COLUMNS = BD_COLUMNS + ["n_seeds", "differs"]
@@ -194,14 +194,17 @@ def bsjnd_replicated(rd: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str
                                 metric=metric)
             per.append(p.assign(seed=s))
     per_image = pd.concat(per, ignore_index=True) if per else pd.DataFrame(columns=["seed"])
-    rows = [_bsjnd_row(k, g, n_boot, seed) for k, g in per_image.groupby(
-        ["method", "family", "key", "baseline", "metric", "interpolation"], sort=False)]
+    common = common_images(per_image) if len(per_image) else {}
+    rows = [_bsjnd_row(k, g, n_boot, seed, common.get(tuple(k[i] for i in (1, 3, 4, 5)), set()))
+            for k, g in per_image.groupby(["method", "family", "key", "baseline", "metric", "interpolation"],
+                                          sort=False)]
     return per_image, pd.DataFrame(rows, columns=BSJND_COLUMNS)
 
 
-def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
+def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int, common: set[str]) -> dict[str, Any]:
     """One summary row: mean over (seed, image) savings; ``combined_interval`` of the image
-    bootstrap (seeds kept) and the per-seed means."""
+    bootstrap (seeds kept) and the per-seed means; ``mean_common`` over the ``common``
+    images (in range, in some seed, for every method of the family)."""
     grid = g.pivot_table(index="seed", columns="image", values="saving", aggfunc="mean", dropna=False)
     v = grid.to_numpy(float)
     ok = np.isfinite(v)
@@ -217,12 +220,15 @@ def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int) -> dict[str,
         per_seed = np.array([row[ok_row].mean() if ok_row.any() else math.nan for row, ok_row in zip(v, ok)])
         ci = combined_interval(mean, np.asarray(boots), per_seed)
     s = g["saving"].to_numpy(float)
+    shared = grid.loc[:, [c for c in grid.columns if c in common]].to_numpy(float)
     return {**dict(zip(["method", "family", "key", "baseline", "metric", "interpolation"], key)),
             "mean": mean, "median": float(np.nanmedian(s)) if np.isfinite(s).any() else math.nan,
             "low": ci.get("low", math.nan), "high": ci.get("high", math.nan), "interval": ci.get("interval", ""),
             "n_boot": n_boot if ci else 0,
             "n_images": n, "n_used": int(ok.any(axis=0).sum()), "n_out_of_range": int((~ok.any(axis=0)).sum()),
             "status": status_summary(g.loc[~np.isfinite(g["saving"].to_numpy(float)), "status"]),
+            "mean_common": float(np.nanmean(shared)) if np.isfinite(shared).any() else math.nan,
+            "n_common": int(np.isfinite(shared).any(axis=0).sum()) if shared.size else 0,
             "n_seeds": k, "differs": ci.get("differs", False)}
 
 

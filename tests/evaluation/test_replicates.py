@@ -134,3 +134,24 @@ def test_bsjnd_over_seeds_recovers_a_known_saving():
     assert row["low"] == pytest.approx(-5.0, abs=1e-6) and row["differs"]
     per, summary = R.bsjnd_replicated(rd, jnd, ["fwl"], "baseline-pretrained", ["mse"], n_boot=300)
     assert summary.iloc[0]["mean"] == pytest.approx((np.mean(g["method"]) * 0.95 - 1) * 100, abs=1e-6)
+
+
+def test_bsjnd_over_seeds_has_the_like_for_like_column():
+    """``mean_common`` averages over the images every method of the family reaches: an
+    image out of one method's range leaves the other's common mean too."""
+    rd, _ = rd_table(effect=-0.05, seed_noise=0.03)
+    jnd = pd.DataFrame({"image": [f"im{i}" for i in range(12)],
+                        "psnr": [24 + 0.3 * i + 4 * math.log2(1.6 ** 4) for i in range(12)]})
+    far = jnd.assign(psnr=np.where(jnd["image"] == "im0", 99.0, jnd["psnr"]))  # im0's target out of every curve
+    _, summary = R.bsjnd_replicated(rd, far, ["fwl", "baseline"], "baseline-pretrained", ["mse"], n_boot=0)
+    for row in summary.itertuples():
+        assert row.n_common == 11 and row.n_used == 11
+        assert row.mean_common == pytest.approx(row.mean, abs=1e-9)
+    per, _ = R.bsjnd_replicated(rd, jnd, ["baseline"], "baseline-pretrained", ["mse"], n_boot=0)
+    g = per[per["interpolation"] == "pchip"]
+    g = g.assign(saving=g["saving"] + g["image"].str[2:].astype(int))  # savings that differ by image
+    key = ("baseline", "mse", "baseline-mse", "baseline-pretrained", "psnr", "pchip")
+    row = R._bsjnd_row(key, g, 0, 0, {f"im{i}" for i in range(12)} - {"im3"})  # another method misses im3
+    assert row["n_common"] == 11 and row["n_used"] == 12
+    assert row["mean_common"] == pytest.approx(g.loc[g["image"] != "im3", "saving"].mean(), abs=1e-9)
+    assert row["mean_common"] != pytest.approx(row["mean"], abs=1e-9)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pandas as pd
-import torch
 from torch.utils.data import Dataset
 
 from .. import config as cfgmod
@@ -48,7 +47,7 @@ def export_pretrained(run_dir: str | os.PathLike, *, distortion: str, quality: i
             "epoch": 0, "complete": True, "config_digest": digest,
             "labels": run_labels({"loss": PRETRAINED, "architecture": architecture}, info),
             "git_commit": provenance.git_commit(), "versions": provenance.versions()}
-    folder.write_config(identity, meta, 0, {"device": str(torch.device("cpu")), "world_size": 1}, None)
+    folder.write_config(identity, meta, 0, {"device": "cpu", "world_size": 1}, None)
     save_checkpoint(folder.checkpoint, model, step=0, epoch=0, meta=meta)
     folder.write_done(PRETRAINED, identity, digest, 0)
     return folder.checkpoint

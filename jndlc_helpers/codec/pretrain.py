@@ -35,11 +35,12 @@ def pretrain(out_dir: str | os.PathLike, distortions: Iterable[str], qualities: 
         raise ValueError("pretrain chooses its own init; leave init='scratch'")
     qualities = list(qualities)
     anchor = anchor_quality if anchor_quality is not None else qualities[len(qualities) // 2]
-    steps_at = _warm_steps(warm_steps or max(base.max_steps // 4, 1))
+    warm_steps = warm_steps or max(base.max_steps // 4, 1)
     out: dict[str, Path] = {}
     for distortion, q in _pretrain_order(list(distortions), qualities, anchor):
         source = _warm_source(out_dir, distortion, q, qualities, anchor) if warm_start else None
-        run = base.replace(init=str(source), max_steps=steps_at(q), lr=base.lr if warm_lr is None else warm_lr) if source else base
+        run = base if source is None else base.replace(init=str(source), max_steps=_warm_steps_at(warm_steps, q),
+                                                       lr=base.lr if warm_lr is None else warm_lr)
         out.update(run_grid(out_dir, [CONTROL], [distortion], [q], run, dataset=dataset))
     return out
 
@@ -52,17 +53,15 @@ def _pretrain_order(distortions: list[str], qualities: list[int], anchor: int) -
     return jobs + [(d, q) for d in distortions if d != "mse" for q in qualities]
 
 
-def _warm_steps(warm_steps: int | Mapping[int, int]):
-    """steps_at(quality) for an int or a {quality: steps} map (JSON overrides give text keys)."""
-    def steps_at(q: int) -> int:
-        if not isinstance(warm_steps, Mapping):
-            return int(warm_steps)
-        steps = {int(k): v for k, v in warm_steps.items()}
-        if q not in steps:
-            raise KeyError(f"warm_steps has no entry for quality {q}: {dict(warm_steps)}")
-        return int(steps[q])
-
-    return steps_at
+def _warm_steps_at(warm_steps: int | Mapping[int, int], q: int) -> int:
+    """A warm start's steps at quality ``q``: an int, or a {quality: steps} map (JSON
+    overrides give text keys)."""
+    if not isinstance(warm_steps, Mapping):
+        return int(warm_steps)
+    steps = {int(k): v for k, v in warm_steps.items()}
+    if q not in steps:
+        raise KeyError(f"warm_steps has no entry for quality {q}: {dict(warm_steps)}")
+    return int(steps[q])
 
 
 def _warm_source(out_dir: str | os.PathLike, distortion: str, q: int, qualities: list[int],

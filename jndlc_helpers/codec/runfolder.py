@@ -91,9 +91,10 @@ class RunFolder:
                 sessions = read_json(path).get("sessions", [])
             except ValueError:
                 sessions = []
-        sessions.append({"started": _now(), "start_step": step, "device": session.pop("device"),
-                         "world_size": session.pop("world_size"), "git_commit": meta.get("git_commit"),
-                         "host": os.uname().nodename if hasattr(os, "uname") else None, **session})
+        how = {k: v for k, v in session.items() if k not in ("device", "world_size")}
+        sessions.append({"started": _now(), "start_step": step, "device": session["device"],
+                         "world_size": session["world_size"], "git_commit": meta.get("git_commit"),
+                         "host": os.uname().nodename if hasattr(os, "uname") else None, **how})
         write_json(path, {"run": self.path.name, "config": identity, "config_digest": meta["config_digest"],
                           "steps_per_epoch": steps_per_epoch, "total_steps": meta.get("total_steps"),
                           "init": meta["init"], "labels": meta["labels"], "versions": meta["versions"],

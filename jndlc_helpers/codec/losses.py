@@ -12,7 +12,8 @@ unlabelled images, ``x_j = x_o``). It returns a dict in CompressAI's style:
   ``"ms_ssim_loss"`` = MS-SSIM(x_hat, x_o) for distortion "ms-ssim" (CompressAI's names:
   fidelity to the *original*, whatever the loss, so that runs compare);
 - extra terms where they exist: ``"jnd_distortion"`` = d(x_o, x_j) (IWL variants),
-  ``"feature_loss"`` = MSE(F(x_hat), F(x_j)) (FWL).
+  ``"feature_loss"`` = MSE(F(x_hat), F(x_j)) and ``"feature_share"``, the feature
+  term's share of D (FWL).
 
 Scale of D. ``d`` is the batch MSE on [0, 1] images or ``1 - MS-SSIM``
 (pytorch-msssim, ``data_range=1.0``), and CompressAI's convention multiplies the
@@ -23,15 +24,16 @@ baseline   D = s * d(x_o, x_hat)                                   (eq. 5)
 pwl        D = s * d(x_j, x_hat)                                   (eq. 6)
 iwl        D = s * (d(x_o, x_hat) - d(x_o, x_j))                   (eq. 7, no clamp)
 iwl-hinge  D = s * mean_i max(0, d_i(x_o, x_hat) - d_i(x_o, x_j))  (ours, not the paper's)
-fwl        D = w * s * d(x_o, x_hat) + (1 - w) * MSE(F(x_hat), F(x_j))   (eq. 8)
+fwl        D = w * s * d(x_o, x_hat) + (1 - w) * c * MSE(F(x_hat), F(x_j))   (eq. 8)
 ========== =====================================================================
 
 so ``lmbda`` multiplies the whole of D. In FWL only the pixel term carries ``s``;
 the feature term is a plain MSE between feature maps (not scaled by 255**2), as in
-the authors' code, with w = 0.9 by default. So the feature term's weight relative to
-the pixel term depends on the extractor and the distortion: with NLPD features it is
-~0.1% of D for FWL-MSE (pixel MSE x 255**2 dominates) and comparable to the pixel
-term for FWL-MS-SSIM; ``features.py`` gives the measured magnitudes.
+the authors' code, with w = 0.9 and c = 1 by default (c, the feature term's scale, is
+ours: the paper leaves F's scale unstated). So the feature term's share of D depends on
+the extractor, its input and the distortion (``features.py`` gives measured
+magnitudes); every FWL step reports it as ``"feature_share"`` = (1 - w) c F-term / D,
+and ``fwl_share.py`` sets w and c for a given share.
 
 IWL and the baseline have the same gradients: d(x_o, x_j) does not depend on the
 network, so eq. 7 only shifts the loss by a constant. Fine-tuning with IWL *is*
@@ -180,28 +182,41 @@ class ImageWiseHingeLoss(JNDRateDistortionLoss):
 
 
 class FeatureWiseJNDLoss(JNDRateDistortionLoss):
-    """FWL, eq. 8: D = w * s * d(x_o, x_hat) + (1 - w) * MSE(F(x_hat), F(x_j)).
+    """FWL, eq. 8: D = w * s * d(x_o, x_hat) + (1 - w) * c * MSE(F(x_hat), F(x_j)).
 
     ``features`` is a frozen extractor F (``features.get_features``); the feature term
-    is not scaled by 255**2 (the authors' code), w = 0.9 by default (the authors' code).
+    is not scaled by 255**2 (the authors' code), w = 0.9 by default (the authors' code);
+    ``feature_scale`` c = 1 by default (ours, see the module docstring).
     """
 
     name = "fwl"
 
-    def __init__(self, lmbda: float, distortion: str, features: nn.Module, weight: float = 0.9):
+    def __init__(self, lmbda: float, distortion: str, features: nn.Module, weight: float = 0.9,
+                 feature_scale: float = 1.0):
         super().__init__(lmbda, distortion)
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"fwl_weight must be in [0, 1], got {weight}")
+        if not feature_scale > 0:
+            raise ValueError(f"feature_scale must be > 0, got {feature_scale}")
         self.features = features
         self.weight = float(weight)
+        self.feature_scale = float(feature_scale)
 
-    def distortion(self, x_hat, x_o, x_j, out):
+    def terms(self, x_hat: torch.Tensor, x_o: torch.Tensor, x_j: torch.Tensor,
+              out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(s * d(x_o, x_hat), MSE(F(x_hat), F(x_j))): eq. 8's two terms, unweighted."""
         with torch.no_grad():
             f_j = self.features(x_j)
         feat = F.mse_loss(self.features(x_hat), f_j)
         out["feature_loss"] = feat
-        pixel = self.scale * self.d_original(x_hat, x_o, out)
-        return self.weight * pixel + (1 - self.weight) * feat
+        return self.scale * self.d_original(x_hat, x_o, out), feat
+
+    def distortion(self, x_hat, x_o, x_j, out):
+        pixel, feat = self.terms(x_hat, x_o, x_j, out)
+        feature_term = (1 - self.weight) * self.feature_scale * feat
+        d = self.weight * pixel + feature_term
+        out["feature_share"] = (feature_term / d).detach() if float(d.detach()) > 0 else torch.zeros(())
+        return d
 
 
 _LOSSES = {
@@ -218,11 +233,13 @@ def make_loss(
     lmbda: float,
     features: str | nn.Module | None = None,
     fwl_weight: float = 0.9,
+    feature_scale: float = 1.0,
 ) -> JNDRateDistortionLoss:
     """Build loss ``name`` (one of LOSS_NAMES) for ``distortion`` ('mse' or 'ms-ssim').
 
     ``features`` (FWL only): an extractor module, or a name for
-    ``features.get_features`` ('vgg16' as the paper, 'nlpd' offline).
+    ``features.get_features`` ('vgg16' as the paper, 'nlpd' offline); ``fwl_weight`` w
+    and ``feature_scale`` c weigh its two terms.
     """
     if name == "fwl":
         if features is None:
@@ -231,7 +248,7 @@ def make_loss(
             from .features import get_features
 
             features = get_features(features)
-        return FeatureWiseJNDLoss(lmbda, distortion, features, fwl_weight)
+        return FeatureWiseJNDLoss(lmbda, distortion, features, fwl_weight, feature_scale)
     if name not in _LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose one of {LOSS_NAMES}")
     return _LOSSES[name](lmbda, distortion)

@@ -66,6 +66,18 @@ def test_fwl_weights_pixel_and_feature_terms():
     assert out["loss"].item() == pytest.approx(LMBDA * d + 18 / 64, rel=1e-9)
 
 
+def test_fwl_feature_scale_and_the_share_it_reports():
+    x_o, x_j, x_hat = const(0.5), const(0.55), const(0.6)
+    fwl = make_loss("fwl", "mse", LMBDA, features=nn.Identity(), fwl_weight=0.5, feature_scale=4000.0)
+    out = fwl(out_net(x_hat), x_o, x_j)
+    pixel, feature = 0.5 * 255**2 * 0.01, 0.5 * 4000.0 * 0.0025
+    assert out["distortion"].item() == pytest.approx(pixel + feature, rel=1e-9)
+    assert out["feature_share"].item() == pytest.approx(feature / (pixel + feature), rel=1e-9)
+    assert out["feature_loss"].item() == pytest.approx(0.0025, rel=1e-9)  # F's MSE itself, unscaled
+    with pytest.raises(ValueError, match="feature_scale"):
+        make_loss("fwl", "mse", LMBDA, features=nn.Identity(), feature_scale=0.0)
+
+
 # ----------------------------------------------------------------------------- values, MS-SSIM
 
 

@@ -44,6 +44,27 @@ JPEG_RECIPE: dict[str, Any] = {
     "jpeg_jod": True, "jpeg_seed": 0,
 }
 
+# Methods that are a loss with some of its knobs set: rows of the tables like the losses,
+# named in a profile's ``losses``. The paper leaves FWL's w and F's scale unstated, so the
+# standard profile measures FWL over the share of D its feature term takes:
+# - "fwl" itself: F fed the [0, 1] image as it is (the authors' convention), w = 0.9;
+# - "fwl-caffe": HED's VGG16 fed Caffe's input (0-255 BGR minus the mean), w = 0.9, the
+#   standard profile's first FWL runs: the feature term was ~2% of D for MSE, ~97% for MS-SSIM;
+# - "fwl-share10" / "fwl-share50": w = 1 - share and F's scale c set on the training
+#   images at the start of each run so that the feature term is 10% / 50% of D and D
+#   starts equal to the pixel term (``codec/fwl_share.py``).
+METHOD_VARIANTS: dict[str, dict[str, Any]] = {
+    "fwl-caffe": {"loss": "fwl", "feature_input": "caffe"},
+    "fwl-share10": {"loss": "fwl", "feature_share": 0.10},
+    "fwl-share50": {"loss": "fwl", "feature_share": 0.50},
+}
+
+
+def method_settings(method: str) -> dict[str, Any]:
+    """A method's loss and the run settings it fixes: ``{"loss": method}`` for a plain loss."""
+    return dict(METHOD_VARIANTS.get(method, {"loss": method}))
+
+
 _PAPER: dict[str, Any] = {
     "profile": "paper",
     # data
@@ -69,6 +90,7 @@ _PAPER: dict[str, Any] = {
     "metrics": ["mse", "ms-ssim"],
     "qualities": [1, 2, 3, 4, 5, 6],
     "feature_extractor": "vgg16",
+    "feature_input": "unit",  # F takes the [0, 1] image as it is (the authors'); "caffe": HED's own input
     "fwl_weight": 0.9,
     "epochs": 100,
     "max_steps": None,
@@ -187,18 +209,21 @@ _SMOKE: dict[str, Any] = {
 #   each, paired with the control of the same seed (same crops, order and noise); IWL with
 #   one seed, its identity with the control checked in the run.
 # - FWL's F: VGG16 up to relu5_3 with HED's BSDS500 weights (offline; ImageNet weights are
-#   a download): pass -p feature_extractor=vgg16 with the ImageNet weights at hand.
+#   a download): pass -p feature_extractor=vgg16 with the ImageNet weights at hand. FWL is
+#   measured at several shares of D (METHOD_VARIANTS): fed the [0, 1] image as the authors
+#   ("fwl", 3 seeds), Caffe's input ("fwl-caffe", 3 seeds), and calibrated to 10% and 50%
+#   ("fwl-share10", "fwl-share50", seed 0).
 # - each run is evaluated as it finishes and its RD rows and logs go to ``results_store``
 #   (committed), so a grid spread over sessions never redoes a finished run, and the
 #   tables regenerate from the store without the models.
 _STANDARD: dict[str, Any] = {
     **_QUICK,
     "profile": "standard",
-    "losses": ["baseline", "pwl", "iwl", "iwl-hinge", "fwl"],
+    "losses": ["baseline", "pwl", "iwl", "iwl-hinge", "fwl", "fwl-caffe", "fwl-share10", "fwl-share50"],
     "feature_extractor": "vgg16-hed",
     "max_steps": 280,
     "seeds": [0, 1, 2],
-    "single_seed_losses": ["iwl"],
+    "single_seed_losses": ["iwl", "fwl-share10", "fwl-share50"],
     "results_store": "figures/standard/store",
     "cell_timeout": None,  # a grid of hours in one cell of 02
     "bootstrap": 1000,

@@ -17,6 +17,7 @@ from .. import config as cfgmod
 from .. import provenance, vocab
 from ..files import params_digest, portable_path
 from . import losses, models
+from .features import check_input_scale
 
 Path_ = str | os.PathLike
 LR_SCHEDULES = ("plateau", "cosine")
@@ -32,6 +33,7 @@ class RunConfig:
     runs on folders of images train on patches of at least ``msssim_patch_size`` px.
     """
     loss: str = vocab.CONTROL
+    method: str | None = None  # the tables' name for the run (a loss or ``config.METHOD_VARIANTS``); None: loss
     distortion: str = "mse"
     quality: int = 1
     lmbda: float | None = None
@@ -49,7 +51,10 @@ class RunConfig:
     # FWL's feature extractor F
     features: str = "nlpd"
     feature_weights: Path_ | None = None
+    feature_input: str = "unit"  # features.INPUT_SCALES
     fwl_weight: float = 0.9
+    feature_scale: float = 1.0  # c, the feature term's scale (ours; the paper's is 1)
+    feature_share: float | None = None  # set c on the training images so the feature term is this share of D
     # budget and optimisation
     epochs: int | None = None
     max_steps: int | None = None
@@ -79,6 +84,12 @@ class RunConfig:
         if self.distortion not in vocab.DISTORTIONS:
             raise ValueError(f"distortion={self.distortion!r}: choose one of {vocab.DISTORTIONS}")
         cfgmod.lambda_for(self.distortion, self.quality)  # the quality's range
+        check_input_scale(self.features, self.feature_input)
+        if not 0.0 <= self.fwl_weight <= 1.0 or not self.feature_scale > 0:
+            raise ValueError(f"fwl_weight={self.fwl_weight} must be in [0, 1] and feature_scale="
+                             f"{self.feature_scale} > 0")
+        if self.feature_share is not None and not (0.0 < self.feature_share < 1.0 and self.fwl_weight > 0):
+            raise ValueError(f"feature_share={self.feature_share} must be in (0, 1), with fwl_weight > 0")
         if self.architecture not in models.ARCHITECTURES:
             raise ValueError(f"architecture={self.architecture!r}: choose one of {models.ARCHITECTURES}")
         if self.epochs is None and self.max_steps is None:
@@ -95,17 +106,23 @@ class RunConfig:
 
     @property
     def name(self) -> str:
-        return vocab.run_name(self.loss, self.distortion, self.quality)
+        return vocab.run_name(self.method or self.loss, self.distortion, self.quality)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with ``changes`` (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def for_run(self, loss: str, distortion: str, quality: int) -> RunConfig:
-        """This config for one (loss, distortion, quality) of a grid: the paper's lambda,
-        and MS-SSIM patches of at least ``msssim_patch_size`` (5 scales need > 160 px)."""
+    def for_run(self, method: str, distortion: str, quality: int) -> RunConfig:
+        """This config for one (method, distortion, quality) of a grid: the method's loss
+        and settings (``config.method_settings``; w = 1 - share for a share-calibrated
+        FWL), the paper's lambda, and MS-SSIM patches of at least ``msssim_patch_size``
+        (5 scales need > 160 px)."""
+        settings = cfgmod.method_settings(method)
+        if settings.get("feature_share") is not None:
+            settings.setdefault("fwl_weight", 1.0 - settings["feature_share"])
         patch = max(self.patch_size, self.msssim_patch_size) if distortion == "ms-ssim" else self.patch_size
-        return self.replace(loss=loss, distortion=distortion, quality=quality, lmbda=None, patch_size=patch)
+        return self.replace(**settings, method=None if method == settings["loss"] else method,
+                            distortion=distortion, quality=quality, lmbda=None, patch_size=patch)
 
     def identity(self, run_dir: Path_, dataset: Any = None) -> dict[str, Any]:
         """config.json's "config": what the run is. Paths are relative to the repository
@@ -131,7 +148,22 @@ class RunConfig:
         }
         if self.lr_schedule != "plateau":  # absent by default, so that earlier runs keep their digest
             cfg["lr_schedule"] = self.lr_schedule
+        if fwl:
+            cfg.update(self._fwl_identity())
         return cfg
+
+    def _fwl_identity(self) -> dict[str, Any]:
+        """FWL's knobs added after runs were archived, each absent where it has the value
+        those runs had: F's input (absent: Caffe's, what every vgg16-hed run used before
+        the knob), c (absent: 1) and the calibrated share (absent: none)."""
+        out: dict[str, Any] = {}
+        if self.features == "vgg16-hed" and self.feature_input != "caffe":
+            out["feature_input"] = self.feature_input
+        if self.feature_scale != 1.0:
+            out["feature_scale"] = self.feature_scale
+        if self.feature_share is not None:
+            out["feature_share"] = self.feature_share
+        return out
 
     @classmethod
     def from_profile(cls, params: dict[str, Any], **changes: Any) -> RunConfig:
@@ -140,6 +172,7 @@ class RunConfig:
             data_root=params.get("data_root"), unlabelled_root=params.get("unlabelled_root"),
             architecture=params["architecture"], N=params.get("model_N"), M=params.get("model_M"),
             init=params["pretrained"], features=params["feature_extractor"], fwl_weight=params["fwl_weight"],
+            feature_input=params.get("feature_input", "unit"),
             epochs=params.get("epochs"), max_steps=params.get("max_steps"), batch_size=params["batch_size"],
             patch_size=params["patch_size"], lr=params["lr"], aux_lr=params["aux_lr"],
             clip_max_norm=params["clip_max_norm"], num_workers=params.get("num_workers", 0),
@@ -160,6 +193,10 @@ def run_labels(identity: dict[str, Any], init_info: dict[str, Any]) -> list[str]
         labels.append("iwl-hinge is our extension, not a loss of the paper")
     if identity.get("features") not in (None, "vgg16"):
         labels.append(f"offline FWL features ({identity['features']}), not the paper's ImageNet VGG16")
+    if identity.get("features") == "vgg16-hed" and "feature_input" not in identity:
+        labels.append("FWL's F fed Caffe's input (0-255 BGR minus the mean), not the [0, 1] image")
+    if identity.get("feature_share") is not None or identity.get("feature_scale") is not None:
+        labels.append("FWL's feature term rescaled (ours: the paper leaves w's reasoning and F's scale unstated)")
     if identity["architecture"] != "cheng2020-attn":
         labels.append(f"small {identity['architecture']} (N={init_info['N']}, M={init_info['M']}), "
                       "not the paper's Cheng2020-attention")
@@ -172,7 +209,7 @@ def run_meta(cfg: RunConfig, identity: dict[str, Any], digest: str, init_info: d
              total_steps: int) -> dict[str, Any]:
     """A checkpoint's meta: what was trained, from what, with what."""
     return {
-        "method": cfg.loss, "loss": cfg.loss, "architecture": cfg.architecture,
+        "method": cfg.method or cfg.loss, "loss": cfg.loss, "architecture": cfg.architecture,
         "compressai_arch": models.COMPRESSAI_ARCH[cfg.architecture],
         "N": init_info["N"], "M": init_info["M"], "metric": cfg.distortion, "quality": cfg.quality,
         "lambda": cfg.lam, "init": init_info, "features": identity["features"], "fwl_weight": identity["fwl_weight"],

@@ -95,7 +95,8 @@ class RunFolder:
         sessions.append({"started": _now(), "start_step": step, "device": session["device"],
                          "world_size": session["world_size"], "git_commit": meta.get("git_commit"),
                          "host": os.uname().nodename if hasattr(os, "uname") else None, **how})
-        write_json(path, {"run": self.path.name, "config": identity, "config_digest": meta["config_digest"],
+        write_json(path, {"run": self.path.name, "method": meta.get("method"), "config": identity,
+                          "config_digest": meta["config_digest"],
                           "steps_per_epoch": steps_per_epoch, "total_steps": meta.get("total_steps"),
                           "init": meta["init"], "labels": meta["labels"], "versions": meta["versions"],
                           "sessions": sessions})
@@ -125,12 +126,18 @@ class RunFolder:
         lines = self.log_path.read_text().strip().splitlines() if self.log_path.is_file() else []
         return json.loads(lines[-1]) if lines else {}
 
+    def read_records(self) -> list[dict[str, Any]]:
+        """Every line of log.jsonl ([] when there is none)."""
+        if not self.log_path.is_file():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]
+
     def read_log(self) -> pd.DataFrame:
         """log.jsonl with the run's method, family, quality and seed as columns (from config.json)."""
         raw = read_json(self.path / CONFIG_NAME)
         cfg = raw.get("config", raw)
         df = pd.read_json(self.log_path, lines=True)
-        return df.assign(method=cfg.get("loss") or cfg.get("method"), family=cfg.get("metric"),
+        return df.assign(method=raw.get("method") or cfg.get("loss") or cfg.get("method"), family=cfg.get("metric"),
                          quality=cfg.get("quality"), seed=cfg.get("seed", 0))
 
 

@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import Dataset
 
-from . import distributed, loader, losses, models, runlog
+from . import distributed, fwl_share, loader, losses, models, runlog
 from .checkpoint import load_checkpoint_dict, rng_state, save_checkpoint, set_rng_state
 from .optim import configure_optimizers, make_scheduler
 from .runconfig import RunConfig, check_patch_size, identity_digest, run_meta
@@ -134,8 +134,11 @@ def train_run(run_dir: str | os.PathLike, cfg: RunConfig, *, dataset: Dataset | 
         _loop(run, callback)
         _save(run, final=True)
         if run.is_main:
-            folder.write_done(cfg.loss, identity, digest, run.step, epochs=run.step / run.steps_per_epoch,
-                              seconds=run.seconds(), final=run.last_record)
+            share = {"feature_share": fwl_share.share_of_log(folder.read_records(), cfg.fwl_weight)} \
+                if cfg.loss == "fwl" else {}  # the feature term's mean share of D over the run
+            folder.write_done(cfg.method or cfg.loss, identity, digest, run.step,
+                              epochs=run.step / run.steps_per_epoch, seconds=run.seconds(), final=run.last_record,
+                              **share)
         distributed.barrier(world)
         return folder.checkpoint
     finally:
@@ -182,6 +185,8 @@ def _build(folder: RunFolder, cfg: RunConfig, dataset: Dataset | None, rank: int
     interval = cfg.scheduler_every or max(steps_per_epoch, MIN_SCHEDULER_STEPS)
     model, criterion, init_info = _model_and_loss(cfg, rank, world)
     model, criterion = model.to(dev), criterion.to(dev)
+    if cfg.feature_share is not None:  # c set on the training crops with the initial model
+        fwl_share.calibrate(folder.path, model, criterion, dataset, cfg.feature_share, local_batch, dev, rank == 0)
     if cfg.amp:
         models.amp_in_fp32(model)  # latents, means, scales, likelihoods and the rate stay float32
     model = model.to(memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
@@ -203,14 +208,15 @@ def _model_and_loss(cfg: RunConfig, rank: int, world: int) -> tuple[nn.Module, n
         with torch.random.fork_rng(devices=[]):
             features = _features(cfg) if cfg.loss == "fwl" else None
             criterion = losses.make_loss(cfg.loss, cfg.distortion, cfg.lam, features=features,
-                                         fwl_weight=cfg.fwl_weight)
+                                         fwl_weight=cfg.fwl_weight, feature_scale=cfg.feature_scale)
     return model, criterion, init_info
 
 
 def _features(cfg: RunConfig) -> nn.Module:
     from .features import get_features
 
-    return get_features(cfg.features, weights=cfg.feature_weights, progress=cfg.progress)
+    return get_features(cfg.features, weights=cfg.feature_weights, progress=cfg.progress,
+                        input_scale=cfg.feature_input)
 
 
 def _resume(run: Run, identity: dict[str, Any], digest: str) -> None:

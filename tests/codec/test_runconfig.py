@@ -65,7 +65,8 @@ def test_the_standard_profiles_stored_runs_keep_their_identity_digest(tmp_path):
                               architecture=base.architecture, N=base.N, M=base.M, init=base.init, progress=False)
             ours = json.loads((tmp_path / folder.name / "config.json").read_text())["config_digest"]
         else:
-            cfg = base.replace(seed=seed).for_run(ident["loss"], ident["metric"], ident["quality"])
+            method = folder.name.removesuffix(f"-{ident['metric']}-q{ident['quality']}")
+            cfg = base.replace(seed=seed).for_run(method, ident["metric"], ident["quality"])
             assert cfg.identity(run_dir) == ident, folder.name
             ours = identity_digest(cfg.identity(run_dir))
         assert ours == stored["config_digest"], folder.name

@@ -3,7 +3,8 @@
 The standard profile trains every (seed, loss, distortion, quality) run for hours, over
 more than one session. Each run is evaluated on the test images as soon as it is
 trained, and its per-image RD rows and its logs (``config.json``, ``log.jsonl``,
-``done.json``: not the model) are added to a results store, a committed folder:
+``done.json``, an FWL run's ``fwl_calibration.json``: not the model) are added to a
+results store, a committed folder:
 
     <store>/rd.csv                                       every archived run's RD rows (with seed)
     <store>/logs/seed<k>/<loss>-<distortion>-q<quality>/ its config, log and done files
@@ -30,7 +31,7 @@ from .vocab import ANCHOR_FAMILY, CONTROL, PRETRAINED, run_name
 if TYPE_CHECKING:
     from .codec.runconfig import RunConfig
 
-RUN_FILES = ("config.json", "log.jsonl", "done.json")
+RUN_FILES = ("config.json", "log.jsonl", "done.json", "fwl_calibration.json")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,20 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda p: p.write_text(text))
 
 
+def write_csv(path: str | os.PathLike, df: Any) -> Path:
+    """A table as CSV, atomically, every float at full precision (its shortest exact
+    repr): read back with ``read_csv`` it is the same table bit for bit, so a resumed run
+    computes what an uninterrupted one does."""
+    return atomic_write(path, lambda p: df.to_csv(p, index=False))
+
+
+def read_csv(path: str | os.PathLike, **kwargs: Any) -> Any:
+    """``pandas.read_csv`` with exact float parsing (pandas' default parser can be 1 ulp off)."""
+    import pandas as pd
+
+    return pd.read_csv(path, float_precision="round_trip", **kwargs)
+
+
 def portable_path(path: str | os.PathLike | None, start: str | os.PathLike | None = None) -> str | None:
     """``path`` as written into configs, so that no file names the machine it was made
     on: relative to the repository when inside it, else relative to ``start`` (a run

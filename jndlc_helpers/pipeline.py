@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import parallel
 from .evaluation import evaluate, replicates
-from .files import write_json
+from .files import read_csv, write_csv, write_json
 from .report import figures, tables
 from .report.display import png as _png
 from .reproduce import run_provenance as prov
@@ -130,7 +130,7 @@ def evaluate_rd(params: dict[str, Any], progress: bool = True) -> pd.DataFrame:
                                provenance=prov(params), recon_dir=lambda job: recon_path(params, job),
                                workers=parallel.eval_workers(params.get("parallel_runs")))
     jq = metrics.jnd_quality_table(pairs_, jod=params["jod"], display=evaluate.JOD_DISPLAY)
-    jq.to_csv(run_path(params, "results", "jnd_quality.csv"), index=False)
+    write_csv(run_path(params, "results", "jnd_quality.csv"), jq)
     return rd
 
 
@@ -139,7 +139,7 @@ def rd_table(params: dict[str, Any]) -> pd.DataFrame:
 
 
 def jnd_quality(params: dict[str, Any]) -> pd.DataFrame:
-    return pd.read_csv(run_path(params, "results", "jnd_quality.csv"))
+    return read_csv(run_path(params, "results", "jnd_quality.csv"))
 
 
 def figure_rd(params: dict[str, Any]):

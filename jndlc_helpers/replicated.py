@@ -95,7 +95,7 @@ class Store:
         table = pd.concat([rd[~old], rows[evaluate.COLUMNS]], ignore_index=True) if len(rd) else rows[evaluate.COLUMNS]
         table = table.sort_values(["seed", "family", "method", "quality", "image"], kind="stable")
         self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.rd_path, lambda p: table.to_csv(p, index=False, float_format="%.10g"))
+        evaluate.write_table(self.rd_path, table)
         dest = self.root / "logs" / job.folder
         dest.mkdir(parents=True, exist_ok=True)
         for name in RUN_FILES:

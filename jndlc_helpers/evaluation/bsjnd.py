@@ -9,7 +9,10 @@ original. Each method's per-image RD curve gives the bpp it needs to reach q_J:
 2. log(bpp) is interpolated over quality, by PCHIP (monotone, so the read-off rate
    never decreases with quality) or piecewise-linearly (``interp="linear"``);
 3. q_J outside the kept curve's quality range is never extrapolated: that image
-   is left out for that comparison and counted (``n_out_of_range``).
+   is left out for that comparison and counted (``n_out_of_range``). A q_J within
+   ``END_TOLERANCE`` (relative) of an end point is on the curve: an image whose JND
+   image is a curve's own end point (its label's JPEG quality factor is an anchor's
+   lowest) must not fall in or out of range on the last bit of a float.
 
 saving = (bpp_proposed - bpp_baseline) / bpp_baseline * 100 (negative = fewer bits).
 MS-SSIM thresholds are read in dB by default (``ms_ssim_db``): the same threshold,
@@ -43,6 +46,7 @@ SUMMARY_COLUMNS = [
     "mean_common", "n_common",
 ]
 JOD_THRESHOLD_LABELLERS = ("cvvdp",)  # proxy labels defined by a JOD threshold (10 - tau)
+END_TOLERANCE = 1e-9  # relative: a target this close to a curve's end point is that point
 
 
 def jod_rule(labeller: str) -> str:
@@ -93,6 +97,9 @@ def rate_at_quality(
     b, q = monotone_curve(bpp, quality)
     if len(b) < 2:
         return math.nan, f"curve has {len(b)} usable point(s), needs >= 2"
+    for end in (q[0], q[-1]):
+        if math.isclose(q_target, end, rel_tol=END_TOLERANCE):
+            q_target = float(end)
     if q_target < q[0]:
         return math.nan, f"q_J {q_target:.4g} below the curve ({q[0]:.4g}..{q[-1]:.4g})"
     if q_target > q[-1]:

@@ -35,7 +35,7 @@ from PIL import Image, features
 from .. import parallel
 from . import metrics as M
 from ..data import pairs
-from ..files import atomic_write, file_digest, list_images, load_rgb, save_png, write_json
+from ..files import atomic_write, file_digest, list_images, load_rgb, read_csv, save_png, write_csv, write_json
 from ..data.labellers import DEFAULT_DISPLAY
 from ..vocab import ANCHOR_FAMILY
 
@@ -426,7 +426,7 @@ def checkpoint_identity(checkpoint: Any) -> tuple[str, float]:
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a per-image table written by ``evaluate_all`` (text columns kept as text)."""
-    df = pd.read_csv(path, dtype={"image": str, "method": str, "family": str, "checkpoint_digest": str})
+    df = read_csv(path, dtype={"image": str, "method": str, "family": str, "checkpoint_digest": str})
     if "seed" not in df.columns:  # tables written before runs had replicates: one seed
         df["seed"] = 0
     if "checkpoint_digest" not in df.columns:  # written before rows named their checkpoint: models re-evaluated
@@ -440,7 +440,8 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def write_table(path: Path, df: pd.DataFrame) -> None:
-    atomic_write(path, lambda p: df.to_csv(p, index=False, float_format="%.10g"))
+    """An RD table at full precision (``files.write_csv``): resuming reads back what was computed."""
+    write_csv(path, df)
 
 
 def evaluate_all(

@@ -124,7 +124,7 @@ def evaluate_methods(images: Mapping[str, np.ndarray], methods: Mapping[str, Met
                         disable=not progress):
         table = pd.concat([table, pd.DataFrame(rows, columns=E.COLUMNS)], ignore_index=True)
         if csv:
-            atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.10g"))
+            E.write_table(Path(csv), table)
             keys[rows[0]["method"]] = f"{methods[rows[0]['method']].key()}|jod={jod}"
             write_json(keys_path, keys)
     return table[E.COLUMNS]

@@ -21,6 +21,33 @@ def test_rate_at_quality_interpolates_log_rate():
     assert math.isnan(r) and "above" in why
 
 
+def test_a_target_on_a_curves_end_point_is_on_the_curve_to_the_last_bit():
+    bpp, q = [0.1, 0.2, 0.4], [30.0, 32.0, 34.0]
+    for target, rate in ((30.0 * (1 - 1e-12), 0.1), (34.0 * (1 + 1e-12), 0.4)):
+        assert S.rate_at_quality(bpp, q, target) == (pytest.approx(rate), None)
+    assert math.isnan(S.rate_at_quality(bpp, q, 30.0 * (1 - 1e-6))[0])  # farther off: out of range
+
+
+def test_an_image_whose_jnd_is_an_anchors_end_point_survives_the_csv(tmp_path):
+    """The JND image of an image labelled at JPEG quality 20 is the JPEG anchor's own
+    quality-20 point: its q_J must read that point however the tables went to disk and back."""
+    from jndlc_helpers.evaluation import evaluate
+    from jndlc_helpers.files import read_csv, write_csv
+
+    end = 31.234567896123457  # %.10g would round it up, above itself
+    rows = [{"image": "dogs", "method": m, "family": "anchor", "quality": k, "seed": 0, "bpp": b * f,
+             "psnr": p, "checkpoint_digest": ""}
+            for m, f in (("jpeg", 1.0), ("classical", 0.9)) for k, (b, p) in
+            enumerate(zip([0.3, 0.5, 0.9], [end, 33.5, 36.25]), start=1)]
+    rd = pd.DataFrame(rows).reindex(columns=evaluate.COLUMNS)
+    evaluate.write_table(tmp_path / "rd.csv", rd)
+    write_csv(tmp_path / "jnd.csv", pd.DataFrame({"image": ["dogs"], "psnr": [end], "ms_ssim_db": [15.0]}))
+    back, jnd = evaluate.read_table(tmp_path / "rd.csv"), read_csv(tmp_path / "jnd.csv", dtype={"image": str})
+    assert back["psnr"].tolist() == rd["psnr"].tolist()  # full precision, exact
+    per = S.bsjnd_per_image(back, jnd, ["classical"], baseline="jpeg", families=["anchor"], metric="psnr")
+    assert per["saving"].tolist() == pytest.approx([-10.0]) and per["status"].tolist() == ["ok"]
+
+
 def test_monotone_curve_drops_dominated_points():
     b, q = S.monotone_curve([0.4, 0.1, 0.2, 0.3, 0.8], [34.0, 30.0, 32.0, 31.0, 36.0])
     assert b.tolist() == [0.1, 0.2, 0.4, 0.8] and q.tolist() == [30.0, 32.0, 34.0, 36.0]

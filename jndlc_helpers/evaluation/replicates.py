@@ -1,19 +1,35 @@
 """BD-rate and BS_JND over training seeds and test images: the statistics of replicated runs.
 
 With several training seeds per (method, family, quality), an RD table (``evaluate.COLUMNS``,
-``seed`` column) holds one curve per image and seed. A method is compared with an anchor
-on the curves averaged over images and seeds, and the interval is a two-level (crossed)
-bootstrap: each resample draws the seeds with replacement and, independently, the
-images with replacement, and recomputes the statistic on the same draw for method and
-anchor. Seeds are paired: the method of seed s is compared with the anchor of seed s
-(common random numbers: same crops, same order, same noise), so the noise the two
-trainings share cancels. An anchor with one seed only (the pretrained baseline, not
-trained here) is compared with every seed of the method. A method with one seed (IWL,
-identical to the control) is paired with the anchor's runs of that seed.
+``seed`` column) holds one curve per image and seed. A method is compared with an anchor on
+the curves averaged over images and seeds. Seeds are paired: the method of seed s is compared
+with the anchor of seed s (common random numbers: same crops, same order, same noise), so the
+noise the two trainings share cancels; an anchor with one seed only (the pretrained baseline,
+not trained here) is compared with every seed of the method.
 
-A method "differs from the anchor" only where its interval excludes 0. The control's
-own seed-to-seed spread (``noise_floor``: the BD-rate of one control seed against
+The 95% interval adds two parts in quadrature, on each side of the value:
+
+- images: a percentile bootstrap over the test images (resampled with replacement, the same
+  draw for method and anchor, every seed kept): how far the value moves with other images;
+- seeds: a Student-t half-width over the per-seed values (the statistic of each seed pair on
+  all images; k - 1 degrees of freedom): how far it moves with other trainings.
+
+A method with one seed has no spread of its own: it borrows its anchor family's control's
+(``seed_spread``): against the control, the spread of one control seed against another (the
+control's seed pairs); against any other anchor, the spread of the control's per-seed values
+against it; the half-width is then that of *one* seed, t(0.975, k_c - 1) x SD. Where the
+control has fewer than two seeds there is nothing to borrow: the row's interval covers the
+images only, says so, and is left out of "differs".
+
+A row "differs" from its anchor where its interval excludes 0. Tables read many rows side by
+side, so each row also gets a p-value (the interval read as a normal one: z = value / SE,
+with SE = the half-width on the side of 0 over 1.96) and ``holm``: whether it still differs
+after Holm's step-down correction over every tested row of its table (``holm``). The
+control's own seed-to-seed spread (``noise_floor``: the BD-rate of one control seed against
 another) is how far two trainings of the same loss land apart.
+
+Coverage on made-up tables with seed and image noise is tested (about 95%) and measured in
+``benchmarks/bench_interval_coverage.py``.
 """
 from __future__ import annotations
 
@@ -29,8 +45,11 @@ from .bdrate import BD_COLUMNS, MIN_OVERLAP, bd_rate, bd_rate_table, cubic_check
 from .bsjnd import SUMMARY_COLUMNS, bsjnd, bsjnd_per_image, common_images, jod_targets, status_summary
 
 INTERVAL = "95%: images bootstrapped, seeds Student-t"
-REPLICATE_COLUMNS = BD_COLUMNS + ["n_seeds", "differs"]
-BSJND_COLUMNS = SUMMARY_COLUMNS + ["n_seeds", "differs"]
+INTERVAL_BORROWED = "95%: images bootstrapped, one seed with the control's seed spread ({n} seeds)"
+INTERVAL_IMAGES = "95%: images bootstrapped only (one seed, no seed spread to borrow): not tested"
+REPLICATE_COLUMNS = BD_COLUMNS + ["n_seeds", "differs", "p", "holm"]
+BSJND_COLUMNS = SUMMARY_COLUMNS + ["n_seeds", "differs", "p", "holm"]
+ALPHA = 0.05
 
 
 def n_seeds(rd: pd.DataFrame, method: str, family: str) -> int:
@@ -71,7 +90,8 @@ def _mean_curves(arrays: tuple[np.ndarray, ...], w_seed: np.ndarray, w_image: np
 
 
 def bd_rate_replicated(rd: pd.DataFrame, method: str, anchor: str, family: str, metric: str,
-                       n_boot: int = 1000, seed: int = 0, min_overlap: float = MIN_OVERLAP) -> dict[str, Any]:
+                       n_boot: int = 1000, seed: int = 0, min_overlap: float = MIN_OVERLAP,
+                       control: str = CONTROL) -> dict[str, Any]:
     """BD-rate (PCHIP) of ``method`` against ``anchor`` on the seed- and image-average
     curves, its interval (``combined_interval``), and the cubic cross-check; one row of
     ``REPLICATE_COLUMNS`` (interpolation "pchip"; ``cubic`` and ``cubic_check`` extra)."""
@@ -79,7 +99,8 @@ def bd_rate_replicated(rd: pd.DataFrame, method: str, anchor: str, family: str, 
     row = {"method": method, "family": family, "key": f"{method}-{family}", "anchor": anchor, "metric": metric,
            "interpolation": "pchip", "aggregate": "average-curve", "bd_rate": math.nan, "low": math.nan,
            "high": math.nan, "interval": "", "n_images": 0, "n_used": 0, "n_boot": 0, "n_boot_failed": 0,
-           "check": "", "reason": "", "n_seeds": len(ms), "differs": False, "cubic": math.nan, "cubic_check": ""}
+           "check": "", "reason": "", "n_seeds": len(ms), "differs": False, "p": math.nan, "holm": False,
+           "cubic": math.nan, "cubic_check": ""}
     if not ms:
         return {**row, "reason": f"no seed of {method} has a run of {anchor} with the same seed"}
     sub = rd[rd["family"] == family]
@@ -106,9 +127,36 @@ def bd_rate_replicated(rd: pd.DataFrame, method: str, anchor: str, family: str, 
                               method="pchip", **kw)[0] for _ in range(n_boot)])
     per_seed = np.array([bd_rate(*_mean_curves(arrays, np.eye(k)[i], np.ones(n)), method="pchip", **kw)[0]
                          for i in range(k)])
+    borrowed = seed_spread(rd, anchor, family, metric, control) if k == 1 else None
     row.update(n_boot=n_boot, n_boot_failed=int((~np.isfinite(boots)).sum()),
-               **combined_interval(value, boots, per_seed))
+               **combined_interval(value, boots, per_seed, borrowed))
     return row
+
+
+def seed_spread(rd: pd.DataFrame, anchor: str, family: str, metric: str,
+                control: str = CONTROL) -> tuple[float, int] | None:
+    """(SD, number of seeds) of one seed's BD-rate against ``anchor``, borrowed from the
+    control's seeds (see the module docstring); None with fewer than two control seeds."""
+    seeds = sorted(int(s) for s in rd.loc[(rd["method"] == control) & (rd["family"] == family), "seed"].unique())
+    if len(seeds) < 2:
+        return None
+    if anchor == control:
+        vals = [_one_pair(rd, control, family, metric, a, b) for a, b in itertools.combinations(seeds, 2)]
+        vals = np.array([v for v in vals if np.isfinite(v)])
+        sd = float(np.sqrt(np.mean(vals**2))) if len(vals) else math.nan  # the pairs' expected mean is 0
+    else:
+        vals = np.array([bd_rate_replicated(rd[(rd["method"] != control) | (rd["seed"] == s)], control, anchor,
+                                            family, metric, n_boot=0)["bd_rate"] for s in seeds])
+        vals = vals[np.isfinite(vals)]
+        sd = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
+    return (sd, len(seeds)) if np.isfinite(sd) else None
+
+
+def _one_pair(rd: pd.DataFrame, control: str, family: str, metric: str, a: int, b: int) -> float:
+    """BD-rate of control seed ``b`` against control seed ``a``."""
+    one = rd[(rd["method"] == control) & rd["seed"].isin((a, b))]
+    one = one.assign(method=one["method"].where(one["seed"] != b, "_other"), seed=0)
+    return bd_rate_replicated(one, "_other", control, family, metric, n_boot=0)["bd_rate"]
 
 
 def seed_halfwidth(per_seed: np.ndarray) -> float:
@@ -121,17 +169,60 @@ def seed_halfwidth(per_seed: np.ndarray) -> float:
     return float(t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
 
 
-def combined_interval(value: float, image_boots: np.ndarray, per_seed: np.ndarray) -> dict[str, Any]:
-    """low, high, interval and differs: the image bootstrap's 95% distances from ``value``
-    and the seeds' Student-t half-width, added in quadrature on each side."""
+def combined_interval(value: float, image_boots: np.ndarray, per_seed: np.ndarray,
+                      borrowed: tuple[float, int] | None = None) -> dict[str, Any]:
+    """low, high, interval, differs and p: the image bootstrap's 95% distances from ``value``
+    and the seeds' Student-t half-width, added in quadrature on each side. With one seed
+    the half-width is one seed's from ``borrowed`` (SD, seeds), else the row is images only."""
+    from scipy.stats import t
+
     good = image_boots[np.isfinite(image_boots)]
     if len(good) < 2 or not np.isfinite(value):
         return {}
     lo_i, hi_i = np.quantile(good, [0.025, 0.975])
-    h = seed_halfwidth(per_seed)
+    tested = int(np.isfinite(per_seed).sum()) >= 2 or borrowed is not None
+    if int(np.isfinite(per_seed).sum()) >= 2:
+        h, kind = seed_halfwidth(per_seed), INTERVAL
+    elif borrowed is not None:
+        h, kind = float(t.ppf(0.975, borrowed[1] - 1) * borrowed[0]), INTERVAL_BORROWED.format(n=borrowed[1])
+    else:
+        h, kind = 0.0, INTERVAL_IMAGES
     lo = value - math.hypot(max(value - lo_i, 0.0), h)
     hi = value + math.hypot(max(hi_i - value, 0.0), h)
-    return {"low": float(lo), "high": float(hi), "interval": INTERVAL, "differs": bool(lo > 0 or hi < 0)}
+    return {"low": float(lo), "high": float(hi), "interval": kind, "differs": bool(tested and (lo > 0 or hi < 0)),
+            "p": p_value(value, lo, hi) if tested else math.nan}
+
+
+def p_value(value: float, low: float, high: float) -> float:
+    """Two-sided p of value = 0 from a 95% interval read as a normal one (SE from the side of 0)."""
+    from scipy.stats import norm
+
+    half = (value - low) if value >= 0 else (high - value)
+    if not (np.isfinite(half) and half > 0):
+        return 0.0 if value != 0 else 1.0
+    return float(2 * norm.sf(abs(value) / (half / norm.ppf(0.975))))
+
+
+def holm(p: Iterable[float], alpha: float = ALPHA) -> np.ndarray:
+    """Holm's step-down: which of the p-values (NaN: not tested) stay significant at ``alpha``
+    over all the tested ones."""
+    p = np.asarray(list(p), float)
+    out = np.zeros(len(p), bool)
+    tested = np.flatnonzero(np.isfinite(p))
+    for rank, i in enumerate(tested[np.argsort(p[tested], kind="stable")]):
+        if p[i] > alpha / (len(tested) - rank):
+            break
+        out[i] = True
+    return out
+
+
+def with_holm(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``holm`` over every row of each group of ``by`` (a table), from its ``p``."""
+    table = table.copy()
+    table["holm"] = False
+    for _, group in table.groupby(by, sort=False):
+        table.loc[group.index, "holm"] = holm(group["p"])
+    return table
 
 
 def bd_rate_table_replicated(rd: pd.DataFrame, proposed: Iterable[str], anchors: Iterable[str],
@@ -149,8 +240,9 @@ def bd_rate_table_replicated(rd: pd.DataFrame, proposed: Iterable[str], anchors:
         rows.append(r)
         rows.append({**r, "interpolation": "cubic", "bd_rate": cubic, "low": math.nan, "high": math.nan,
                      "interval": "", "n_boot": 0, "n_boot_failed": 0, "check": check, "differs": False,
-                     "reason": "" if np.isfinite(cubic) else (r["reason"] or "cubic fit undefined")})
-    return pd.DataFrame(rows, columns=REPLICATE_COLUMNS)
+                     "p": math.nan, "reason": "" if np.isfinite(cubic) else (r["reason"] or "cubic fit undefined")})
+    table = pd.DataFrame(rows, columns=REPLICATE_COLUMNS)
+    return with_holm(table, ["anchor", "interpolation"]) if len(table) else table
 
 
 def noise_floor(rd: pd.DataFrame, control: str, families: Iterable[str],
@@ -163,11 +255,8 @@ def noise_floor(rd: pd.DataFrame, control: str, families: Iterable[str],
     for family in families:
         seeds = sorted(int(s) for s in rd.loc[(rd["method"] == control) & (rd["family"] == family), "seed"].unique())
         for metric in metrics or [METRIC_OF[family]]:
-            pairs = {}
-            for a, b in itertools.permutations(seeds, 2):
-                one = rd[(rd["method"] == control) & rd["seed"].isin((a, b))]
-                one = one.assign(method=one["method"].where(one["seed"] != b, "_other"), seed=0)
-                pairs[f"{b} vs {a}"] = bd_rate_replicated(one, "_other", control, family, metric, n_boot=0)["bd_rate"]
+            pairs = {f"{b} vs {a}": _one_pair(rd, control, family, metric, a, b)
+                     for a, b in itertools.permutations(seeds, 2)}
             vals = np.array([v for v in pairs.values() if np.isfinite(v)])
             out[f"{family}/{metric}"] = {  # plain JSON: None where there is no value
                 "seeds": seeds, "pairs": {k: v if np.isfinite(v) else None for k, v in pairs.items()},
@@ -195,16 +284,47 @@ def bsjnd_replicated(rd: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str
             per.append(p.assign(seed=s))
     per_image = pd.concat(per, ignore_index=True) if per else pd.DataFrame(columns=["seed"])
     common = common_images(per_image) if len(per_image) else {}
-    rows = [_bsjnd_row(k, g, n_boot, seed, common.get(tuple(k[i] for i in (1, 3, 4, 5)), set()))
-            for k, g in per_image.groupby(["method", "family", "key", "baseline", "metric", "interpolation"],
-                                          sort=False)]
-    return per_image, pd.DataFrame(rows, columns=BSJND_COLUMNS)
+    rows = []
+    for k, g in per_image.groupby(["method", "family", "key", "baseline", "metric", "interpolation"], sort=False):
+        borrowed = bsjnd_seed_spread(rd, jnd, baseline, k[1], metric) if g["seed"].nunique() == 1 else None
+        rows.append(_bsjnd_row(k, g, n_boot, seed, common.get(tuple(k[i] for i in (1, 3, 4, 5)), set()), borrowed))
+    table = pd.DataFrame(rows, columns=BSJND_COLUMNS)
+    return per_image, with_holm(table, ["baseline"]) if len(table) else table
 
 
-def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int, common: set[str]) -> dict[str, Any]:
+def bsjnd_seed_spread(rd: pd.DataFrame, jnd: pd.DataFrame, baseline: str, family: str, metric: str | None,
+                      control: str = CONTROL) -> tuple[float, int] | None:
+    """(SD, seeds) of one seed's mean BS_JND against ``baseline``, borrowed from the control's
+    seeds as ``seed_spread`` does for BD-rate; None with fewer than two control seeds."""
+    ctl = rd[(rd["method"] == control) & (rd["family"] == family)]
+    seeds = sorted(int(s) for s in ctl["seed"].unique())
+    if len(seeds) < 2:
+        return None
+
+    def mean_saving(test: pd.DataFrame, base: pd.DataFrame) -> float:
+        per = bsjnd_per_image(pd.concat([test.assign(method="_one"), base]), jnd, ["_one"],
+                              baseline=str(base["method"].iloc[0]), families=[family], metric=metric)
+        v = per["saving"].to_numpy(float)
+        return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else math.nan
+
+    if baseline == control:
+        vals = np.array([mean_saving(ctl[ctl["seed"] == b], ctl[ctl["seed"] == a])
+                         for a, b in itertools.combinations(seeds, 2)])
+        vals = vals[np.isfinite(vals)]
+        sd = float(np.sqrt(np.mean(vals**2))) if len(vals) else math.nan
+    else:
+        base = rd[(rd["method"] == baseline) & (rd["family"] == family)]
+        vals = np.array([mean_saving(ctl[ctl["seed"] == s], base) for s in seeds])
+        vals = vals[np.isfinite(vals)]
+        sd = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
+    return (sd, len(seeds)) if np.isfinite(sd) else None
+
+
+def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int, common: set[str],
+               borrowed: tuple[float, int] | None = None) -> dict[str, Any]:
     """One summary row: mean over (seed, image) savings; ``combined_interval`` of the image
-    bootstrap (seeds kept) and the per-seed means; ``mean_common`` over the ``common``
-    images (in range, in some seed, for every method of the family)."""
+    bootstrap (seeds kept) and the per-seed means (one seed: ``borrowed``); ``mean_common``
+    over the ``common`` images (in range, in some seed, for every method of the family)."""
     grid = g.pivot_table(index="seed", columns="image", values="saving", aggfunc="mean", dropna=False)
     v = grid.to_numpy(float)
     ok = np.isfinite(v)
@@ -218,7 +338,7 @@ def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int, common: set[
             w = np.bincount(rng.integers(0, n, n), minlength=n)[None, :] * ok
             boots.append((np.where(ok, v, 0) * w).sum() / w.sum() if w.sum() else math.nan)
         per_seed = np.array([row[ok_row].mean() if ok_row.any() else math.nan for row, ok_row in zip(v, ok)])
-        ci = combined_interval(mean, np.asarray(boots), per_seed)
+        ci = combined_interval(mean, np.asarray(boots), per_seed, borrowed)
     s = g["saving"].to_numpy(float)
     shared = grid.loc[:, [c for c in grid.columns if c in common]].to_numpy(float)
     return {**dict(zip(["method", "family", "key", "baseline", "metric", "interpolation"], key)),
@@ -229,7 +349,7 @@ def _bsjnd_row(key: tuple, g: pd.DataFrame, n_boot: int, seed: int, common: set[
             "status": status_summary(g.loc[~np.isfinite(g["saving"].to_numpy(float)), "status"]),
             "mean_common": float(np.nanmean(shared)) if np.isfinite(shared).any() else math.nan,
             "n_common": int(np.isfinite(shared).any(axis=0).sum()) if shared.size else 0,
-            "n_seeds": k, "differs": ci.get("differs", False)}
+            "n_seeds": k, "differs": ci.get("differs", False), "p": ci.get("p", math.nan), "holm": False}
 
 
 # --------------------------------------------------------------------------- one seed or several

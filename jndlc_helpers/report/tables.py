@@ -172,10 +172,13 @@ def table_ii(summary: pd.DataFrame, baseline: str = CONTROL, features: str | Non
 
 
 def _replicates(row: pd.Series) -> dict[str, Any]:
-    """Training seeds and whether the interval excludes 0, for rows over replicated runs."""
+    """Training seeds and whether the row differs from its anchor after Holm's correction
+    over the table's rows (with its p-value), for rows over replicated runs."""
     if "n_seeds" not in row:
         return {}
-    return {"seeds": int(row.get("n_seeds", 0) or 0), "differs": bool(row.get("differs", False))}
+    holm = row.get("holm", row.get("differs", False))
+    return {"seeds": int(row.get("n_seeds", 0) or 0), "p": float(row.get("p", math.nan)),
+            "differs": bool(holm is True or str(holm) == "True")}
 
 
 def interval_note(replicated: bool) -> str:
@@ -183,8 +186,9 @@ def interval_note(replicated: bool) -> str:
     if replicated:
         return ("Intervals: 95% over training seeds and test images (images bootstrapped, the same draw for "
                 "method and anchor; the per-seed values' spread as a Student-t interval; the two added in "
-                "quadrature); each method paired with the anchor of the same training seed; 'differs': the "
-                "interval excludes 0.")
+                "quadrature); each method paired with the anchor of the same training seed; a method with one "
+                "seed borrows the spread of one control seed. 'differs': still different from 0 after Holm's "
+                "correction over every row of the table (p from the interval read as a normal one).")
     return (f"Intervals: bootstrap 95% over test images where >= {MIN_IMAGES_FOR_INTERVAL} images are used, "
             "else the range of per-image values.")
 

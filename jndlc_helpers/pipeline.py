@@ -30,7 +30,6 @@ def results_store(params: dict[str, Any]):
     """The committed store of a replicated grid (``replicated.Store``), or None."""
     from . import replicated
     from .reproduce import resolve_path
-
     return replicated.Store(resolve_path(params["results_store"])) if params.get("results_store") else None
 
 
@@ -44,15 +43,13 @@ def prepare_data(params: dict[str, Any], progress: bool = True) -> Path:
 
 
 def test_pairs(params: dict[str, Any]) -> list[tuple[Path, Path]]:
-    from .data import pairs
-
-    return pairs.find_pairs(Path(params["data_root"]) / "test")
+    from .data.pairs import find_pairs
+    return find_pairs(Path(params["data_root"]) / "test")
 
 
 def plot_pair(params: dict[str, Any], index: int = 0):
     """A test image, its JND1 image and their amplified difference."""
     from .data import pairs
-
     ref_path, jnd_path = test_pairs(params)[index]
     fig = figures.pair_figure(*pairs.load_pair(ref_path, jnd_path), ref_path.stem, params["labeller"], prov(params))
     return _png(figures.save_figure(fig, run_path(params, "figures", "jnd_pair_example"), formats=("png",))[0])
@@ -87,7 +84,6 @@ def training_curves(params: dict[str, Any]) -> pd.DataFrame:
     """Every run's log.jsonl stacked, with method, family, quality and seed columns (from
     the results store when there is one: it holds the runs of earlier sessions too)."""
     from .codec.runfolder import read_logs
-
     store = results_store(params)
     return read_logs(store.run_folders() if store else
                      sorted(log.parent for log in run_path(params, "models").glob("*/log.jsonl")))
@@ -104,7 +100,6 @@ def model_jobs(params: dict[str, Any]) -> list[dict[str, Any]]:
     """The learned models to evaluate or decode: those of models.csv, or, for a replicated
     grid, the first seed's models on this machine (``replicated.first_seed_models``)."""
     from . import replicated
-
     if params.get("results_store"):
         return replicated.first_seed_models(params)
     return evaluate.jobs_from_table(run_path(params, "models", "models.csv"), run_path(params, "models"))
@@ -168,6 +163,15 @@ def bd_rate_tables(params: dict[str, Any]) -> pd.DataFrame:
     bd.to_csv(run_path(params, "results", "bd_rate.csv"), index=False)
     tables.write_tables(bd, None, run_path(params, "figures"), prov(params))
     return bd
+
+
+def fwl_by_share(params: dict[str, Any]):
+    """FWL's BD-rate against the control over its feature term's share of D (``figures.fwl_by_share``)
+    where a replicated profile trains FWL at several settings; else None."""
+    store = results_store(params)
+    if store and sum(m.split("-")[0] == "fwl" for m in params["losses"]) > 1:
+        return _png(figures.fwl_by_share(rd_table(params), store.run_folders(), params["metrics"],
+                                         Path(params["run_dir"]), prov(params), params["bootstrap"], params["seed"])[0])
 
 
 def table_markdown(params: dict[str, Any], name: str) -> str:

@@ -51,3 +51,16 @@ bd
 
 # %%
 display(Markdown(pipeline.table_markdown(P, "table1_bd_rate")))
+
+# %% [markdown]
+# ## FWL by the share of D its feature term takes
+#
+# The paper states neither why w = 0.9 nor the scale of F, and the share of the
+# distortion that eq. 8's feature term takes depends on both (and on how F is fed). A
+# profile that trains FWL at several settings (the standard profile: the [0, 1] image as
+# the authors feed it, HED's own Caffe input, and runs calibrated to 10% and 50% of D)
+# puts each one's BD-rate against the control of its seed beside the share it had, with
+# the control's seed-to-seed spread as the noise floor. Other profiles skip this cell.
+
+# %%
+pipeline.fwl_by_share(P)

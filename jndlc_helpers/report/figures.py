@@ -30,6 +30,9 @@ METHOD_LABELS = {
     "iwl": "IWL",
     "iwl-hinge": "IWL-hinge (ours)",
     "fwl": "FWL",
+    "fwl-caffe": "FWL (F fed Caffe's input)",
+    "fwl-share10": "FWL (feature term 10% of D)",
+    "fwl-share50": "FWL (feature term 50% of D)",
     "jpeg": "JPEG",
     "webp": "WebP",
     "avif": "AVIF",
@@ -45,6 +48,9 @@ _STYLE = {
     "iwl": dict(color="tab:blue", marker="o"),
     "iwl-hinge": dict(color="tab:purple", marker="D"),
     "fwl": dict(color="tab:red", marker="v"),
+    "fwl-caffe": dict(color="tab:brown", marker="v", linestyle="--"),
+    "fwl-share10": dict(color="tab:orange", marker="<", linestyle="-."),
+    "fwl-share50": dict(color="tab:pink", marker=">", linestyle="-."),
 }
 
 
@@ -480,3 +486,58 @@ def visual_figures(rd: pd.DataFrame, image: Path, jobs: Sequence[Mapping[str, An
                          crop=crop, provenance=provenance, title=title)
         shown.append(Path(str(base) + ".png"))
     return shown
+
+
+def fwl_share_figure(table: pd.DataFrame, floor: Mapping[str, Any] | None,
+                     provenance: Mapping[str, Any] | None) -> Figure:
+    """FWL's BD-rate against the control of its seed over the feature term's measured share
+    of D (``evaluation.feature_share.by_share``), one panel per family in its own metric,
+    with the control's seed-to-seed spread (largest pair) as the noise floor."""
+    families = [f for f in DISTORTIONS if (table["family"] == f).any()]
+    fig = Figure(figsize=(5.2 * len(families), 4.2))
+    axes = np.atleast_1d(fig.subplots(1, len(families), squeeze=False)[0])
+    for ax, family in zip(axes, families):
+        g = table[table["family"] == family]
+        metric = str(g["metric"].iloc[0])
+        band = ((floor or {}).get(f"{family}/{metric}") or {}).get("max_abs")
+        if band:
+            ax.axhspan(-band, band, color="0.88", label=f"control seed to seed (\u00b1{band:.2f})")
+        ax.axhline(0, color="0.5", linewidth=0.7)
+        for _, r in g.iterrows():
+            style = _STYLE.get(r["method"], {})
+            err = [[max(r["bd_rate_vs_control"] - r["low"], 0)], [max(r["high"] - r["bd_rate_vs_control"], 0)]]
+            ax.errorbar([100 * r["share"]], [r["bd_rate_vs_control"]], yerr=err if np.isfinite(r["low"]) else None,
+                        xerr=[[100 * (r["share"] - r["share_min"])], [100 * (r["share_max"] - r["share"])]], capsize=3,
+                        color=style.get("color"), marker=style.get("marker", "o"), linestyle="none",
+                        label=f"{label(r['method'])}, w={r['fwl_weight']:g} ({int(r['seeds'])} seed(s))")
+        ax.set_xscale("log")
+        ax.set_xlim(1e-3, 150)
+        ax.set_xlabel("feature term's share of D, % (mean over training;\nhorizontal bar: range over its runs)")
+        ax.set_ylabel(f"BD-rate vs fine-tuned control (%, {METRIC_LABELS.get(metric, metric)})")
+        ax.set_title(f"FWL-{FAMILY_LABELS.get(family, family)}", fontsize=10)
+        ax.legend(fontsize=7, loc="best")
+    add_provenance(fig, provenance)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def fwl_by_share(rd: pd.DataFrame, run_folders: Sequence[Path], families: Sequence[str], run_dir: Path,
+                 provenance: Mapping[str, Any] | None, n_boot: int = 1000, seed: int = 0) -> list[Path]:
+    """FWL's effect by feature share from a replicated grid's archived runs: the table
+    (``run_dir``/results/fwl_by_share.csv and figures/fwl_by_share.md) and ``fwl_share_figure``
+    with the control's noise floor (figures/fwl_by_share.png, .pdf); returns the figure's paths."""
+    from ..evaluation import feature_share, replicates
+    from ..files import write_csv, write_text
+
+    table = feature_share.by_share(rd, feature_share.run_shares(run_folders), n_boot, seed)
+    write_csv(Path(run_dir) / "results" / "fwl_by_share.csv", table)
+    cols = ["method", "family", "metric", "input_scale", "fwl_weight", "share_target", "share", "bd_rate_vs_control",
+            "low", "high", "seeds", "holm"]
+    write_text(Path(run_dir) / "figures" / "fwl_by_share.md",
+               "FWL by the feature term's share of D (mean over training), BD-rate (%) against the fine-tuned "
+               "control of the same seed, PCHIP, 95% interval (images bootstrapped, seeds Student-t; one seed: "
+               "the control's seed spread), 'holm': differs after Holm's correction over the rows.\n\n"
+               + table[cols].to_markdown(index=False, floatfmt=".4g")
+               + f"\n\n{provenance_label(dict(provenance or {}))}\n")
+    floor = replicates.noise_floor_for(rd, families)
+    return save_figure(fwl_share_figure(table, floor, provenance), Path(run_dir) / "figures" / "fwl_by_share")

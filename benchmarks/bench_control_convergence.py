@@ -5,13 +5,15 @@ pretrained base models at the quick profile's learning rate, the plateau schedul
 the paper and CompressAI) is trained for 70, 140, 280, ... steps; each budget extends
 the runs of the one before (the same trajectory as one run of that budget: the plateau
 schedule looks only at the training loss behind it), and a copy of every model is
-evaluated on the JND test set at each budget. Its BD-rate against the base models
-(PCHIP, dataset-average curve, bootstrap 95% interval over the test images, each family
-in its own metric) settles as the budget grows. The control has converged when the last
-doubling moved it by less than ``--tolerance`` points in both families (or left it inside
-the interval of the budget before); the standard profile fine-tunes for that budget.
+evaluated at each budget on the validation images (``--images validation``, the default:
+``data/validation``, disjoint from train and test; ``--images test`` is how the budget was
+first chosen). Its BD-rate against the base models (PCHIP, dataset-average curve,
+bootstrap 95% interval over the images, each family in its own metric) settles as the
+budget grows. The control has converged when the last doubling moved it by less than
+``--tolerance`` points in both families (or left it inside the interval of the budget
+before); the standard profile fine-tunes for that budget.
 
-    python benchmarks/bench_control_convergence.py [--start 70] [--max-budget 2240] [--runs DIR]
+    python benchmarks/bench_control_convergence.py [--images validation] [--start 70] [--max-budget 2240]
 
 Resumable: trained runs, snapshots and evaluations are kept under ``--runs``.
 """
@@ -29,9 +31,9 @@ from common import RESULTS, write_result
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_control_shift import evaluate_models, headline, pretrained_baseline  # noqa: E402
+from bench_control_shift import evaluate_models, headline, image_pairs, pretrained_baseline  # noqa: E402
 
-from jndlc_helpers import parallel, pipeline, reproduce  # noqa: E402
+from jndlc_helpers import parallel, reproduce  # noqa: E402
 from jndlc_helpers.codec import grid, train  # noqa: E402
 from jndlc_helpers.vocab import CONTROL, METRIC_OF, PRETRAINED  # noqa: E402
 from jndlc_helpers.evaluation import basecheck  # noqa: E402
@@ -72,7 +74,8 @@ def convergence(entries: list[dict], families: list[str], tolerance: float) -> d
     return out
 
 
-def plot(entries: list[dict], conv: dict, families: list[str], chosen: int | None, path: Path) -> None:
+def plot(entries: list[dict], conv: dict, families: list[str], chosen: int | None, path: Path,
+         images: str = "test") -> None:
     """BD-rate of the control against the base models over the budget, with intervals."""
     from matplotlib.figure import Figure
 
@@ -93,8 +96,8 @@ def plot(entries: list[dict], conv: dict, families: list[str], chosen: int | Non
     ax.set_ylabel("BD-rate vs pretrained base models (%)")
     ax.set_title("The fine-tuned control converging (PCHIP, 95% bootstrap over images)", fontsize=9)
     ax.legend(fontsize=8)
-    fig.text(0.01, 0.005, "quick-profile data: proxy JND labels (ColorVideoVDP); our small mean-scale "
-             "hyperprior N=64/M=96; lr 3e-5", fontsize=6, color="0.35")
+    fig.text(0.01, 0.005, f"evaluated on the {images} images; quick-profile data: proxy JND labels (ColorVideoVDP); "
+             "our small mean-scale hyperprior N=64/M=96; lr 3e-5", fontsize=6, color="0.35")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
 
@@ -106,11 +109,13 @@ def main() -> None:
     ap.add_argument("--min-budgets", type=int, default=3, help="budgets measured before convergence may stop it")
     ap.add_argument("--tolerance", type=float, default=1.0, help="points of BD-rate")
     ap.add_argument("--runs", default="runs/control_convergence")
+    ap.add_argument("--images", choices=["validation", "test"], default="validation")
     args = ap.parse_args()
 
     params = reproduce.resolve_params("quick")
     runs = ROOT / args.runs
-    base, pre_rd = pretrained_baseline(params, runs)
+    suffix = "_validation" if args.images == "validation" else ""
+    base, pre_rd = pretrained_baseline(params, runs, args.images)
     entries, steps, conv = [], args.start, {}
     while steps <= args.max_budget:
         start = time.perf_counter()
@@ -118,7 +123,7 @@ def main() -> None:
                               base.replace(max_steps=steps), workers=parallel.training_workers(params))
         trained = time.perf_counter()
         snap = snapshot(paths, runs / "snapshots" / str(steps))
-        rd = evaluate_models(params, snap, CONTROL, runs / f"rd_{steps}.csv")
+        rd = evaluate_models(params, snap, CONTROL, runs / f"rd_{steps}_{args.images}.csv", args.images)
         entry = {"steps": steps, "train_s": round(trained - start, 1),
                  "evaluate_s": round(time.perf_counter() - trained, 1),
                  **basecheck.control_shift(pd.concat([pre_rd, rd], ignore_index=True), CONTROL, PRETRAINED,
@@ -130,22 +135,22 @@ def main() -> None:
             break
         steps *= 2
     chosen = entries[-1]["steps"] if conv["converged"] else None
-    figure = RESULTS / "control_convergence.png"
-    plot(entries, conv, params["metrics"], chosen, figure)
+    figure = RESULTS / f"control_convergence{suffix}.png"
+    plot(entries, conv, params["metrics"], chosen, figure, args.images)
     mse = conv["bd_rate"]["mse"]
     write_result(
-        "control_convergence",
+        "control_convergence" + suffix,
         metric="BD-rate (%) of the fine-tuned control against the pretrained base models, MSE family, PSNR "
                "(PCHIP, dataset-average curve), at the chosen budget",
         unit="%", value=mse[-1], baseline=f"the same at the quick profile's {args.start} steps",
         baseline_value=mse[0], higher_is_better=False,
-        command=f"python benchmarks/bench_control_convergence.py --start {args.start} "
+        command=f"python benchmarks/bench_control_convergence.py --images {args.images} --start {args.start} "
                 f"--max-budget {args.max_budget} --tolerance {args.tolerance:g}",
         chosen_steps=chosen, lr=params["lr"], lr_schedule="plateau (ReduceLROnPlateau on the training loss, "
         f"looked at every {train.MIN_SCHEDULER_STEPS} steps; constant unless the loss stalls for 10 looks)",
         batch_size=params["batch_size"], patch_size=params["patch_size"],
         msssim_patch_size=base.for_run(CONTROL, "ms-ssim", 1).patch_size, qualities=params["qualities"],
-        n_test_images=len(pipeline.test_pairs(params)), tolerance_points=args.tolerance,
+        images=args.images, n_images=len(image_pairs(params, args.images)), tolerance_points=args.tolerance,
         criterion="the last doubling moved the BD-rate by less than the tolerance in both families, "
                   "or left it inside the previous budget's bootstrap 95% interval",
         figure=str(figure.relative_to(ROOT)),

@@ -76,3 +76,10 @@ def build_validation(root: str | os.PathLike = VALIDATION_DIR, cache: str | os.P
     sources = write_sources(root / "sources", Path(cache))
     specs = [ImageSpec(p.stem, str(p), "test") for p in sources]
     return build_dataset(root, specs, labeller, tau, force, progress, max_side=None, kind="validation")
+
+
+def validation_pairs(root: str | os.PathLike = VALIDATION_DIR, progress: bool = False) -> list[tuple[Path, Path]]:
+    """The validation set's (Ref, JND1) pairs, built first when missing."""
+    from .pairs import find_pairs
+
+    return find_pairs(build_validation(root, progress=progress) / "test")

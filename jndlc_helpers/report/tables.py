@@ -369,3 +369,38 @@ def results_markdown(figures_dir: str | os.PathLike) -> str:
             cell(t2, k, "metric", own, True), cell(t2c, k, "metric", own, True),
             f"{paper_ii:.2f} |" if paper_ii is not None else "n/a |"]))
     return "\n".join(lines) + "\n"
+
+
+def effects_markdown(jnd_effect: str | os.PathLike) -> str:
+    """The README's answer: from ``benchmarks/results/jnd_effect.json``, each method's BD-rate and
+    BS_JND against the fine-tuned control of its seed, per family in its own metric, with 95%
+    intervals, seeds, FWL's feature share, and the control's seed-to-seed spread. Bold: still
+    different from 0 after Holm's correction over the table's rows."""
+    import json
+
+    d = json.loads(Path(jnd_effect).read_text())
+    by = {(e["method"], e["metric"]): e for e in d["effects"]}
+    methods = list(dict.fromkeys(e["method"] for e in d["effects"]))
+
+    def cell(e: dict | None, key: str, low: str, high: str, holm: str) -> str:
+        if e is None or e.get(key) is None:
+            return "n/a"
+        text = f"{e[key]:+.2f} [{e[low]:+.2f}, {e[high]:+.2f}]"
+        return f"**{text}**" if e.get(holm) else text
+
+    def share(e: dict | None) -> str:
+        return "" if e is None or e.get("feature_share") is None else f"{100 * e['feature_share']:.3g}%"
+
+    lines = ["| method | seeds | MSE family: BD-rate (PSNR) | BS_JND | feature share | "
+             "MS-SSIM family: BD-rate (MS-SSIM dB) | BS_JND | feature share |", "|---|---|---|---|---|---|---|---|"]
+    for m in methods:
+        a, b = by.get((m, "mse")), by.get((m, "ms-ssim"))
+        seeds = "/".join(str(e["seeds"]) for e in (a, b) if e)
+        lines.append(f"| {m} | {seeds} | {cell(a, 'bd_rate_vs_control', 'low', 'high', 'holm')} | "
+                     f"{cell(a, 'bs_jnd_vs_control', 'bs_jnd_low', 'bs_jnd_high', 'bs_jnd_holm')} | {share(a)} | "
+                     f"{cell(b, 'bd_rate_vs_control', 'low', 'high', 'holm')} | "
+                     f"{cell(b, 'bs_jnd_vs_control', 'bs_jnd_low', 'bs_jnd_high', 'bs_jnd_holm')} | {share(b)} |")
+    floor = d.get("control_noise_floor", {})
+    spread = [f"{(floor.get(k) or {}).get('max_abs', float('nan')):.2f}" for k in ("mse/psnr", "ms-ssim/ms_ssim_db")]
+    lines.append(f"| *control seed to seed (largest pair)* | | *{spread[0]}* | | | *{spread[1]}* | | |")
+    return "\n".join(lines) + "\n"

@@ -180,3 +180,20 @@ def test_table_ii_has_the_common_image_column_and_names_the_jod_target():
     human = {"labeller": "human (VideoSet JND1)", "jod_display": "standard_fhd", "jod_threshold": 9.0}
     assert "JOD of that image's JND1 image" in T.jod_text(human)
     assert "JOD = 9 (10 - tau" in T.jod_text({**human, "labeller": "cvvdp"})
+
+
+def test_effects_markdown_bolds_only_what_survives_holm(tmp_path):
+    import json
+
+    from jndlc_helpers.report.tables import effects_markdown
+
+    row = dict(seeds=3, low=0.5, high=2.0, bs_jnd_vs_control=1.0, bs_jnd_low=-0.5, bs_jnd_high=2.5)
+    d = {"effects": [dict(method="pwl", metric="mse", bd_rate_vs_control=1.2, holm=True, bs_jnd_holm=False, **row),
+                     dict(method="fwl", metric="ms-ssim", bd_rate_vs_control=0.4, holm=False, bs_jnd_holm=False,
+                          feature_share=0.0123, **row)],
+         "control_noise_floor": {"mse/psnr": {"max_abs": 1.15}}}
+    (tmp_path / "e.json").write_text(json.dumps(d))
+    text = effects_markdown(tmp_path / "e.json")
+    assert "| pwl | 3 | **+1.20 [+0.50, +2.00]** | +1.00 [-0.50, +2.50] |" in text
+    assert "| fwl | 3 | n/a | n/a |  | +0.40 [+0.50, +2.00] |" in text and "1.23%" in text
+    assert "*1.15*" in text and "*nan*" in text

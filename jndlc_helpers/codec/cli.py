@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from .. import config as cfgmod
 from .. import parallel, vocab
 from . import distributed, grid, losses, models
-from .features import FEATURES
+from .features import FEATURES, INPUT_SCALES
 from .pretrain import pretrain
 from .runconfig import RunConfig
 
@@ -22,7 +22,7 @@ from .runconfig import RunConfig
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, FloatingPointError, ModuleNotFoundError)
 # RunConfig fields the options set (each --option-name is the field's name).
 OPTIONS = ("data_root", "unlabelled_root", "architecture", "N", "M", "init", "features", "feature_weights",
-           "fwl_weight", "epochs", "max_steps", "batch_size", "patch_size", "lr", "aux_lr", "clip_max_norm",
+           "feature_input", "fwl_weight", "feature_scale", "feature_share", "epochs", "max_steps", "batch_size", "patch_size", "lr", "aux_lr", "clip_max_norm",
            "seed", "device", "amp", "channels_last", "compile", "num_workers", "decode_cache", "checkpoint_every",
            "tensorboard", "progress")
 
@@ -38,7 +38,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", help="scratch | zoo | base-model directory | checkpoint file")
     p.add_argument("--features", choices=FEATURES, help="FWL's extractor")
     p.add_argument("--feature-weights", help="local VGG16 weights file")
+    p.add_argument("--feature-input", choices=INPUT_SCALES, help="how F is fed: the [0, 1] image (unit, the "
+                   "authors') or HED's Caffe input (caffe, vgg16-hed only)")
     p.add_argument("--fwl-weight", type=float)
+    p.add_argument("--feature-scale", type=float, help="c, the FWL feature term's scale (default 1)")
+    p.add_argument("--feature-share", type=float, help="set c on the training crops so that the feature term "
+                   "is this share of D at the start")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--batch-size", type=int)

@@ -2,7 +2,7 @@
 
     reproduce   run the notebook chain with papermill (smoke | quick | paper)
     build-data  build the embedded default dataset (or the smoke one)
-    pretrain    train the small base models the quick profile fine-tunes from
+    pretrain    train the small base models the quick profile fine-tunes from (or WeConv's)
     build-corpus  fetch the photographs the base models are trained on
     train       one training run (loss, metric, quality)
     fetch-kodak download the Kodak images (needs the internet)
@@ -90,6 +90,8 @@ def _fetch_kodak(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import config
+
     parser = argparse.ArgumentParser(prog="jndlc", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_build_data)
 
     p = sub.add_parser("pretrain", help="train the base models of config.PRETRAIN (resumable)")
-    p.add_argument("--profile", default="quick", choices=["smoke", "quick"])
+    p.add_argument("--profile", default="quick", choices=sorted(config.PRETRAIN),
+                   help="a recipe of config.PRETRAIN (quick-weconv: the WeConv architecture's)")
     p.add_argument("--data", default=None, help="a folder of photographs (default: the recipe's corpus, "
                    "built from the package registries when missing)")
     p.add_argument("--out", default=None, help="default: the recipe's 'out' folder")

@@ -7,6 +7,7 @@ refuses unknown keys, so a typo never silently runs the default.
 from __future__ import annotations
 
 import copy
+from pathlib import PurePath
 from typing import Any
 
 from . import vocab
@@ -241,6 +242,7 @@ PRETRAIN: dict[str, dict[str, Any]] = {
         "batch_size": 8, "patch_size": 128, "msssim_batch_size": 4, "msssim_patch_size": 192,
         "lr": 4e-4, "warm_lr": 2e-4, "lr_schedule": "cosine", "checkpoint_every": 500, "log_every": 50, "seed": 0,
         "compile": True,  # 0.35 vs 0.45 s a step eager on a loaded 2-core CPU; 15 s to compile
+        "anchor_only": False,  # True: the MSE anchor alone (a second seed's from-scratch stage)
     },
     "smoke": {
         "out": "data/pretrained/smoke",
@@ -250,9 +252,26 @@ PRETRAIN: dict[str, dict[str, Any]] = {
         "steps": 300, "warm_steps": 100, "msssim_steps": 100,
         "batch_size": 2, "patch_size": 64, "msssim_batch_size": 2, "msssim_patch_size": 192,
         "lr": 5e-4, "warm_lr": 1e-4, "lr_schedule": "plateau", "checkpoint_every": 100, "log_every": 1, "seed": 0,
-        "compile": False,
+        "compile": False, "anchor_only": False,
     },
 }
+# The WeConv base models (docs/weconv.md): the quick recipe as it is (corpus, seed, batch,
+# patches, schedule, chain of warm starts) with the wavelet-domain architecture, into a
+# folder of their own. One shorter budget for both architectures is the same overrides of
+# ``steps`` / ``warm_steps`` (the cosine follows the budget) with another ``--out`` for the
+# plain one; a second seed of the anchor stage is ``-s seed=1 -s anchor_only=True --out ...``.
+PRETRAIN["quick-weconv"] = {**copy.deepcopy(PRETRAIN["quick"]), "out": "data/pretrained/quick-corpus-weconv",
+                            "architecture": vocab.WECONV}
+
+# A profile's folder of base models for another architecture: ``profile(name,
+# architecture=X)`` without a ``pretrained`` of its own starts from X's folder. A folder
+# that a PRETRAIN recipe fills is never filled on the fly (``pretrain_steps`` None; the
+# error names the recipe's command); the smoke profile trains its own in seconds.
+BASE_MODELS: dict[str, dict[str, str]] = {
+    PRETRAIN["quick"]["out"]: {vocab.WECONV: PRETRAIN["quick-weconv"]["out"]},
+    PRETRAIN["smoke"]["out"]: {vocab.WECONV: "data/pretrained/smoke-weconv"},
+}
+
 
 def profile(name: str, **overrides: Any) -> dict[str, Any]:
     """Return a copy of profile ``name`` with ``overrides`` applied.
@@ -266,7 +285,31 @@ def profile(name: str, **overrides: Any) -> dict[str, Any]:
     if unknown:
         raise KeyError(f"unknown parameter(s) {unknown} for profile {name!r}; known: {sorted(params)}")
     params.update(overrides)
+    if "architecture" in overrides and "pretrained" not in overrides:
+        _base_models_for_architecture(params, keep_pretrain_steps="pretrain_steps" in overrides)
     return params
+
+
+def _base_models_for_architecture(params: dict[str, Any], keep_pretrain_steps: bool) -> None:
+    """Point ``pretrained`` at the architecture's own folder of base models (``BASE_MODELS``)."""
+    folder = BASE_MODELS.get(params["pretrained"], {}).get(params["architecture"])
+    if folder is None:
+        return
+    params["pretrained"] = folder
+    if pretrain_recipe_of(folder) and not keep_pretrain_steps:
+        params["pretrain_steps"] = None
+
+
+def pretrain_recipe_of(folder: str | None) -> str | None:
+    """The ``PRETRAIN`` recipe whose ``out`` is ``folder`` (relative or absolute), or None."""
+    if not isinstance(folder, str) or not folder:
+        return None
+    parts = PurePath(folder).parts
+    for name, recipe in PRETRAIN.items():
+        out = PurePath(recipe["out"]).parts
+        if parts[-len(out):] == out:
+            return name
+    return None
 
 
 def lambda_for(distortion: str, quality: int) -> float:
@@ -289,6 +332,8 @@ def provenance(params: dict[str, Any]) -> dict[str, Any]:
         model += f" (N={params['model_N']}, M={params['model_M']})"
     if params.get("pretrained") not in (None, "zoo", "scratch"):
         model += f" from our base models ({params['pretrained']})"
+    elif params.get("pretrained") == "scratch":
+        model += " from scratch (no pretrained weights)"
     data = str(params.get("data_root"))
     if params.get("unlabelled_root"):
         data += f" + {params['unlabelled_root']} (1:1)"
@@ -315,6 +360,8 @@ def provenance_label(prov: dict[str, Any]) -> str:
     flags = []
     if prov.get("profile") != "paper":
         flags.append("NOT the paper's protocol")
+    elif not str(prov.get("model", "")).startswith("cheng2020-attn"):
+        flags.append("NOT the paper's model")
     if "human" not in str(prov.get("labeller", "")):
         flags.append(f"proxy JND labels ({prov.get('labeller')})")
     if prov.get("features") not in (None, "vgg16"):

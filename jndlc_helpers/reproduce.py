@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import config, vocab
 from .files import PACKAGE_PARENT, read_json, write_json, write_text
 from .provenance import git_commit, versions
 
@@ -75,15 +75,23 @@ def resolve_params(profile: str, overrides: dict[str, Any] | None = None) -> dic
 
 
 def check_pretrained(params: dict[str, Any]) -> None:
-    """Refuse a ``pretrained`` that 02 cannot use: it must be "zoo", "scratch", an
-    existing folder of base models or checkpoint file, or a new folder that the
-    profile fills with base models (``pretrain_steps`` set)."""
-    value = params.get("pretrained")
+    """Refuse a ``pretrained`` that 02 cannot use: it must be "zoo" (for an architecture
+    of CompressAI's zoo), "scratch", an existing folder of base models or checkpoint
+    file, or a new folder that the profile fills with base models (``pretrain_steps`` set)."""
+    value, arch = params.get("pretrained"), params.get("architecture")
+    if value == "zoo" and arch not in vocab.ZOO_ARCHITECTURES:
+        raise ParameterError(f"pretrained='zoo': CompressAI's zoo has no weights for architecture={arch!r}; "
+                             "use -p pretrained=scratch or a folder of its base models")
     if value in ("zoo", "scratch"):
         return
     usable = isinstance(value, str) and value.strip().lower() not in ("", "none", "null", "false", "true")
-    if usable and (Path(value).expanduser().exists() or params.get("pretrain_steps")):
+    if usable and (Path(resolve_path(value)).exists() or params.get("pretrain_steps")):
         return
+    recipe = config.pretrain_recipe_of(value) if usable else None
+    if recipe:
+        raise ParameterError(f"pretrained={display_path(value)}: no {arch} base models there yet; train them with "
+                             f"`python -m jndlc_helpers pretrain --profile {recipe}` (config.PRETRAIN[{recipe!r}]), "
+                             "or pass -p pretrained=... (a folder of base models, or scratch)")
     why = ("" if not usable else f"; {value} does not exist, and profile {params.get('profile')!r} trains no "
            "base models into a new folder (pretrain_steps is None)")
     raise ParameterError(f"pretrained={value!r}: use 'zoo' (CompressAI's weights), 'scratch' (random "

@@ -130,3 +130,12 @@ def test_a_training_run_writes_a_loadable_checkpoint_whose_meta_names_the_class(
     assert meta["architecture"] == WECONV and meta["compressai_arch"] is None
     assert meta["model_class"] == "jndlc_helpers.codec.weconv.WeConvMeanScaleHyperprior"
     assert json.loads((run / "done.json").read_text())["steps"] == 2
+
+
+def test_channels_last_gives_the_same_reconstruction():
+    model, x = tiny().eval(), torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)["x_hat"]
+        model = model.to(memory_format=torch.channels_last)
+        out = model(x.to(memory_format=torch.channels_last))["x_hat"]
+    assert torch.allclose(out, ref, atol=1e-5)

@@ -98,14 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="run the notebook chain with papermill")
     p.add_argument("--profile", default="quick", choices=["smoke", "quick", "standard", "paper"])
-    p.add_argument("--run-dir", default=None, help="default: runs/<profile>")
+    p.add_argument("--run-dir", default=None,
+                   help="default: runs/<profile> (runs/<profile>-<architecture> for another architecture)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile knob (repeatable), e.g. -p max_steps=300")
     p.add_argument("--force", action="store_true", help="redo notebooks already done")
     p.add_argument("--cell-timeout", type=int, default=None,
                    help="seconds per cell, 0 for no limit (default: 3600 for smoke and quick, no limit for paper)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--figures-dir", default=None, help="where the figures are copied (default: figures/<profile>/)")
+    p.add_argument("--figures-dir", default=None, help="where the figures are copied (default: figures/<profile>/, as --run-dir)")
     p.add_argument("--no-publish", action="store_true", help="don't copy the figures anywhere")
     p.set_defaults(func=_reproduce)
 

@@ -285,19 +285,32 @@ def profile(name: str, **overrides: Any) -> dict[str, Any]:
     if unknown:
         raise KeyError(f"unknown parameter(s) {unknown} for profile {name!r}; known: {sorted(params)}")
     params.update(overrides)
-    if "architecture" in overrides and "pretrained" not in overrides:
-        _base_models_for_architecture(params, keep_pretrain_steps="pretrain_steps" in overrides)
+    if params["architecture"] != PROFILES[name]["architecture"]:
+        _folders_of_architecture(params, set(overrides))
     return params
 
 
-def _base_models_for_architecture(params: dict[str, Any], keep_pretrain_steps: bool) -> None:
-    """Point ``pretrained`` at the architecture's own folder of base models (``BASE_MODELS``)."""
-    folder = BASE_MODELS.get(params["pretrained"], {}).get(params["architecture"])
-    if folder is None:
+def _folders_of_architecture(params: dict[str, Any], given: set[str]) -> None:
+    """For an architecture not the profile's own, its own folders where not ``given``: its
+    base models (``BASE_MODELS``) and a results store of its own (one keyed by run
+    name, never mixed with the profile's)."""
+    arch = params["architecture"]
+    if params.get("results_store") and "results_store" not in given:
+        store = PurePath(params["results_store"])
+        params["results_store"] = str(store.parent.with_name(f"{store.parent.name}-{arch}") / store.name)
+    folder = BASE_MODELS.get(params["pretrained"], {}).get(arch)
+    if folder is None or "pretrained" in given:
         return
     params["pretrained"] = folder
-    if pretrain_recipe_of(folder) and not keep_pretrain_steps:
+    if pretrain_recipe_of(folder) and "pretrain_steps" not in given:
         params["pretrain_steps"] = None
+
+
+def default_folder_name(profile: str, architecture: str | None = None) -> str:
+    """The name of a profile's default run and figures folders: ``<profile>``, or
+    ``<profile>-<architecture>`` for an architecture not the profile's own."""
+    own = PROFILES[profile]["architecture"] if profile in PROFILES else None
+    return profile if architecture in (None, own) else f"{profile}-{architecture}"
 
 
 def pretrain_recipe_of(folder: str | None) -> str | None:

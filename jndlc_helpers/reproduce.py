@@ -147,8 +147,8 @@ def display_path(path: Any, run_dir: str | os.PathLike | None = None) -> str:
         return os.path.relpath(p, run_dir) if run_dir else p.name
 
 
-def default_run_dir(profile: str) -> Path:
-    return project_root() / "runs" / profile
+def default_run_dir(profile: str, architecture: str | None = None) -> Path:
+    return project_root() / "runs" / config.default_folder_name(profile, architecture)
 
 
 def load_run_params(profile: str, run_dir: str | os.PathLike | None, **knobs: Any) -> dict[str, Any]:
@@ -255,7 +255,8 @@ def reproduce(
     """Execute ``notebooks`` in order for ``profile``; returns the run folder.
 
     ``figures_dir="default"`` copies the run's figures and tables to
-    ``figures/<profile>/``; ``None`` leaves them in the run folder only.
+    ``figures/<profile>/``; ``None`` leaves them in the run folder only. With an
+    architecture not the profile's own, both defaults end in ``<profile>-<architecture>``.
     ``cell_timeout``: seconds per cell, None for no limit, "profile" for the profile's
     ``cell_timeout`` knob.
     A failing cell (an exception, a timeout, a dead kernel) stops the chain with a
@@ -264,7 +265,7 @@ def reproduce(
     params = resolve_params(profile, overrides)  # unknown knobs fail before anything runs
     if cell_timeout == "profile":
         cell_timeout = params["cell_timeout"]
-    run_dir = Path(run_dir).resolve() if run_dir else default_run_dir(profile)
+    run_dir = Path(run_dir).resolve() if run_dir else default_run_dir(profile, params["architecture"])
     root = project_root()
     params["run_dir"] = str(run_dir)
     manifest_path = run_dir / "manifest.json"
@@ -297,7 +298,7 @@ def reproduce(
     manifest["total_seconds"] = round(sum(v["seconds"] for v in manifest["notebooks"].values()), 1)
     write_json(manifest_path, manifest)
     if figures_dir == "default":
-        figures_dir = root / "figures" / profile
+        figures_dir = root / "figures" / config.default_folder_name(profile, params["architecture"])
     if figures_dir is not None:
         publish_figures(run_dir / "figures", Path(figures_dir))
     return run_dir

@@ -286,3 +286,5 @@ def test_an_architecture_starts_from_its_own_base_models(tmp_path, monkeypatch):
     mine = R.resolve_params("standard", {"architecture": WECONV, "pretrained": str(tmp_path / "mine")})
     assert mine["pretrained"] == str(tmp_path / "mine") and mine["pretrain_steps"] == 1500
     assert not (tmp_path / "run").exists()
+    assert R.default_run_dir("smoke", WECONV) == tmp_path / "runs" / f"smoke-{WECONV}"
+    assert R.default_run_dir("smoke", "scale-hyperprior") == R.default_run_dir("smoke") == tmp_path / "runs" / "smoke"

@@ -254,9 +254,8 @@ def reproduce(
 ) -> Path:
     """Execute ``notebooks`` in order for ``profile``; returns the run folder.
 
-    ``figures_dir="default"`` copies the run's figures and tables to
-    ``figures/<profile>/``; ``None`` leaves them in the run folder only. With an
-    architecture not the profile's own, both defaults end in ``<profile>-<architecture>``.
+    ``figures_dir="default"`` copies the run's figures and tables to ``figures/<profile>/``
+    (``<profile>-<architecture>`` for another architecture, as the run folder); ``None``: nowhere.
     ``cell_timeout``: seconds per cell, None for no limit, "profile" for the profile's
     ``cell_timeout`` knob.
     A failing cell (an exception, a timeout, a dead kernel) stops the chain with a

@@ -6,10 +6,11 @@ profile's unlabelled photographs, the baseline MSE loss at the anchor's lambda, 
 4e-4 and the aux Adam, clipping; eager) on the same batches, step by step in turn (who
 goes first alternates), so that both see the same load of a shared machine: ``--steps``
 timed steps each after ``--warmup``, with one torch thread (as the grid's runs), then
-with two (``--steps ONE TWO``: two threads crawl on an oversubscribed machine). Beside it: parameter counts, and the encode and decode times of one 512 px test
-photograph (the evaluator's real bitstreams, round trip checked, best of ``--repeats``,
-one thread) with the models as these steps left them: *briefly trained* weights, not a
-trained codec (entropy coding's time follows the latents' statistics). Read the ratios.
+with two (``--steps ONE TWO``: two threads crawl on an oversubscribed machine). Beside
+it: parameter counts, and the encode and decode times of one 512 px test photograph (the
+evaluator's real bitstreams, round trip checked, best of ``--repeats``, one thread) with
+the models as these steps left them: *briefly trained* weights, not a trained codec
+(entropy coding's time follows the latents' statistics). Read the ratios.
 
     python benchmarks/bench_weconv_cost.py [--steps 50 [50]] [--warmup 5] [--repeats 3]
 """

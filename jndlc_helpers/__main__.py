@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=int, default=None,
                    help="seconds per cell, 0 for no limit (default: 3600 for smoke and quick, no limit for paper)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--figures-dir", default=None, help="where the figures are copied (default: figures/<profile>/, as --run-dir)")
+    p.add_argument("--figures-dir", default=None,
+                   help="where the figures are copied (default: figures/<profile>/, named as --run-dir)")
     p.add_argument("--no-publish", action="store_true", help="don't copy the figures anywhere")
     p.set_defaults(func=_reproduce)
 

@@ -262,7 +262,8 @@ def test_the_smoke_chain_trains_and_evaluates_the_weconv_architecture(smoke_run)
     run_dir = R.reproduce("smoke", run_dir=tmp / "weconv", overrides=overrides, progress=False, html=False,
                           figures_dir=None, notebooks=R.NOTEBOOKS[1:3])
     meta = json.loads((run_dir / "models" / "baseline-mse-q4" / "config.json").read_text())
-    assert meta["config"]["architecture"] == WECONV and meta["init"]["source"].endswith("baseline-mse-q4/checkpoint.pth.tar")
+    assert meta["config"]["architecture"] == WECONV
+    assert meta["init"]["source"].endswith("baseline-mse-q4/checkpoint.pth.tar")
     assert json.loads((tmp / "weconv-base" / "baseline-mse-q4" / "done.json").read_text())["steps"] == 5
     rd = pd.read_csv(run_dir / "results" / "rd.csv")
     learned = rd[rd.family == "mse"]

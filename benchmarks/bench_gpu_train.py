@@ -1,7 +1,9 @@
 """Training throughput of Cheng2020-attention on a GPU: ``train.train_run`` against the
 loop of CompressAI's examples/train.py, on the same device, model, data and batch.
 
-Both train ``Cheng2020Attention`` from scratch (the zoo's size at ``--quality``) with
+Both train ``Cheng2020Attention`` from scratch (the zoo's size at ``--quality``), or
+another architecture of the factory (``--architecture``: the WeConv or the plain
+mean-scale hyperprior, at the zoo's mbt2018-mean size of ``--quality``), with
 the baseline MSE loss, batch 16 of 256 px random crops (the paper's protocol), on a
 folder of made-up photo-like PNGs (no dataset needs to be on the machine). The plain
 loop is examples/train.py's body (``compressai.datasets.ImageFolder``, RandomCrop,
@@ -9,9 +11,10 @@ ToTensor, DataLoader workers, Adam + aux Adam, clipping); ours is ``train_run`` 
 AMP off (the same arithmetic) and on (bf16). Headline: steady-state steps per second
 after ``WARMUP`` steps, ours (AMP off) over plain, higher is better.
 
-    python benchmarks/bench_gpu_train.py [--steps 60] [--quality 6]
+    python benchmarks/bench_gpu_train.py [--steps 60] [--quality 6] [--architecture cheng2020-attn]
 
-writes benchmarks/results/gpu_train_throughput.json. On a CPU (``--device cpu`` with
+writes benchmarks/results/gpu_train_throughput.json (``_weconv.json``, ``_mean_scale.json``
+for the other architectures). On a CPU (``--device cpu`` with
 small ``--batch``/``--patch``/``--N``) it runs as a check of the script itself and
 only prints its rates.
 """
@@ -36,8 +39,14 @@ from jndlc_helpers import config  # noqa: E402
 from jndlc_helpers.codec import models, train  # noqa: E402
 from jndlc_helpers.codec.runconfig import RunConfig  # noqa: E402
 from jndlc_helpers.codec.runfolder import LOG_NAME  # noqa: E402
+from jndlc_helpers.vocab import WECONV  # noqa: E402
 
 WARMUP = 10  # steps left out of the steady-state rate (cuDNN autotuning, allocator, workers)
+# Result file and label of each architecture measured.
+RESULT_NAMES = {"cheng2020-attn": "gpu_train_throughput", WECONV: "gpu_train_throughput_weconv",
+                "mean-scale-hyperprior": "gpu_train_throughput_mean_scale"}
+LABELS = {"cheng2020-attn": "Cheng2020-attention", WECONV: "WeConv mean-scale hyperprior",
+          "mean-scale-hyperprior": "mean-scale hyperprior"}
 
 
 def photo_folder(folder: Path, n: int, size: int) -> Path:
@@ -60,13 +69,12 @@ def plain_loop(root: Path, a: argparse.Namespace, lmbda: float) -> list[float]:
     """examples/train.py's train_one_epoch body; returns the time stamp of every step."""
     from compressai.datasets import ImageFolder
     from compressai.losses import RateDistortionLoss
-    from compressai.models import Cheng2020Attention
     from torch.utils.data import DataLoader
     from torchvision import transforms
 
     torch.manual_seed(0)
     dev = torch.device(a.device)
-    net = Cheng2020Attention(a.N).to(dev)
+    net = models.model_class(a.architecture)(*sizes(a)).to(dev)
     params = dict(net.named_parameters())
     optimizer = torch.optim.Adam((p for n, p in params.items() if not n.endswith(".quantiles")), lr=1e-4)
     aux_optimizer = torch.optim.Adam((p for n, p in params.items() if n.endswith(".quantiles")), lr=1e-3)
@@ -100,10 +108,14 @@ def plain_loop(root: Path, a: argparse.Namespace, lmbda: float) -> list[float]:
 def ours(root: Path, out: Path, a: argparse.Namespace, lmbda: float, amp: bool) -> list[float]:
     run = out / f"ours-amp{int(amp)}"
     train.train_run(run, RunConfig(quality=a.quality, lmbda=lmbda, unlabelled_root=root,
-                                   architecture="cheng2020-attn", N=a.N, init="scratch", max_steps=a.steps,
+                                   architecture=a.architecture, N=a.N, M=a.M, init="scratch", max_steps=a.steps,
                                    batch_size=a.batch, patch_size=a.patch, device=a.device, amp=amp,
                                    num_workers=a.workers, checkpoint_every=10**9, progress=False))
     return [json.loads(line)["seconds"] for line in (run / LOG_NAME).read_text().splitlines()]
+
+
+def sizes(a: argparse.Namespace) -> tuple[int, ...]:
+    return (a.N,) if a.M is None else (a.N, a.M)
 
 
 def steps_per_second(stamps: list[float]) -> float:
@@ -113,8 +125,10 @@ def steps_per_second(stamps: list[float]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--architecture", default="cheng2020-attn", choices=sorted(RESULT_NAMES))
     ap.add_argument("--quality", type=int, default=6, help="zoo quality: its lambda and (unless --N) its size")
     ap.add_argument("--N", type=int, default=None)
+    ap.add_argument("--M", type=int, default=None, help="hyperpriors' M (default: mbt2018-mean's at --quality)")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--patch", type=int, default=256)
@@ -123,7 +137,11 @@ def main() -> None:
     a = ap.parse_args()
     if a.steps <= WARMUP + 1:
         raise SystemExit(f"--steps must exceed {WARMUP + 1}")
-    a.N = a.N or models.zoo_sizes("cheng2020-attn", a.quality)[0]
+    if a.architecture == "cheng2020-attn":
+        a.N, a.M = a.N or models.zoo_sizes("cheng2020-attn", a.quality)[0], None
+    else:  # the mean-scale hyperprior's zoo size, for WeConv too (the zoo has no WeConv)
+        n, m = models.zoo_sizes("mean-scale-hyperprior", a.quality)
+        a.N, a.M = a.N or n, a.M or m
     lmbda = config.lambda_for("mse", a.quality)
     if a.device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True
@@ -138,12 +156,14 @@ def main() -> None:
     if not a.device.startswith("cuda"):
         print(json.dumps(rates))  # a check of the script: no result file from a CPU
         return
+    arch = "" if a.architecture == "cheng2020-attn" else f" --architecture {a.architecture}"
+    model = models.model_class(a.architecture).__name__ + f" N={a.N}" + (f", M={a.M}" if a.M else "")
     path = write_result(
-        name="gpu_train_throughput", metric="steady-state training steps/s (Cheng2020-attention)", unit="steps/s",
-        value=rates["ours"], baseline="CompressAI examples/train.py loop, same device and data",
+        name=RESULT_NAMES[a.architecture], metric=f"steady-state training steps/s ({LABELS[a.architecture]})",
+        unit="steps/s", value=rates["ours"], baseline="CompressAI examples/train.py loop, same device and data",
         baseline_value=rates["plain"], higher_is_better=True,
-        command=f"python benchmarks/bench_gpu_train.py --steps {a.steps} --quality {a.quality}",
-        setup=f"Cheng2020Attention N={a.N} from scratch, lambda {lmbda} (MSE q{a.quality}), batch {a.batch}, "
+        command=f"python benchmarks/bench_gpu_train.py --steps {a.steps} --quality {a.quality}{arch}",
+        setup=f"{model} from scratch, lambda {lmbda} (MSE q{a.quality}), batch {a.batch}, "
               f"{a.patch} px random crops of {a.images} made-up PNGs, {a.workers} loader workers, {a.steps} steps, "
               f"steady state after {WARMUP}; ours: AMP off (value) and bf16 AMP (ours_amp)",
         steps_s=rates, ratio_ours_amp=round(rates["ours_amp"] / rates["plain"], 3))

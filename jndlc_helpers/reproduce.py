@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import config
+from . import config, vocab
 from .files import PACKAGE_PARENT, read_json, write_json, write_text
 from .provenance import git_commit, versions
 
@@ -75,15 +75,23 @@ def resolve_params(profile: str, overrides: dict[str, Any] | None = None) -> dic
 
 
 def check_pretrained(params: dict[str, Any]) -> None:
-    """Refuse a ``pretrained`` that 02 cannot use: it must be "zoo", "scratch", an
-    existing folder of base models or checkpoint file, or a new folder that the
-    profile fills with base models (``pretrain_steps`` set)."""
-    value = params.get("pretrained")
+    """Refuse a ``pretrained`` that 02 cannot use: it must be "zoo" (for an architecture
+    of CompressAI's zoo), "scratch", an existing folder of base models or checkpoint
+    file, or a new folder that the profile fills with base models (``pretrain_steps`` set)."""
+    value, arch = params.get("pretrained"), params.get("architecture")
+    if value == "zoo" and arch not in vocab.ZOO_ARCHITECTURES:
+        raise ParameterError(f"pretrained='zoo': CompressAI's zoo has no weights for architecture={arch!r}; "
+                             "use -p pretrained=scratch or a folder of its base models")
     if value in ("zoo", "scratch"):
         return
     usable = isinstance(value, str) and value.strip().lower() not in ("", "none", "null", "false", "true")
-    if usable and (Path(value).expanduser().exists() or params.get("pretrain_steps")):
+    if usable and (Path(resolve_path(value)).exists() or params.get("pretrain_steps")):
         return
+    recipe = config.pretrain_recipe_of(value) if usable else None
+    if recipe:
+        raise ParameterError(f"pretrained={display_path(value)}: no {arch} base models there yet; train them with "
+                             f"`python -m jndlc_helpers pretrain --profile {recipe}` (config.PRETRAIN[{recipe!r}]), "
+                             "or pass -p pretrained=... (a folder of base models, or scratch)")
     why = ("" if not usable else f"; {value} does not exist, and profile {params.get('profile')!r} trains no "
            "base models into a new folder (pretrain_steps is None)")
     raise ParameterError(f"pretrained={value!r}: use 'zoo' (CompressAI's weights), 'scratch' (random "
@@ -139,8 +147,8 @@ def display_path(path: Any, run_dir: str | os.PathLike | None = None) -> str:
         return os.path.relpath(p, run_dir) if run_dir else p.name
 
 
-def default_run_dir(profile: str) -> Path:
-    return project_root() / "runs" / profile
+def default_run_dir(profile: str, architecture: str | None = None) -> Path:
+    return project_root() / "runs" / config.default_folder_name(profile, architecture)
 
 
 def load_run_params(profile: str, run_dir: str | os.PathLike | None, **knobs: Any) -> dict[str, Any]:
@@ -246,8 +254,8 @@ def reproduce(
 ) -> Path:
     """Execute ``notebooks`` in order for ``profile``; returns the run folder.
 
-    ``figures_dir="default"`` copies the run's figures and tables to
-    ``figures/<profile>/``; ``None`` leaves them in the run folder only.
+    ``figures_dir="default"`` copies the run's figures and tables to ``figures/<profile>/``
+    (``<profile>-<architecture>`` for another architecture, as the run folder); ``None``: nowhere.
     ``cell_timeout``: seconds per cell, None for no limit, "profile" for the profile's
     ``cell_timeout`` knob.
     A failing cell (an exception, a timeout, a dead kernel) stops the chain with a
@@ -256,7 +264,7 @@ def reproduce(
     params = resolve_params(profile, overrides)  # unknown knobs fail before anything runs
     if cell_timeout == "profile":
         cell_timeout = params["cell_timeout"]
-    run_dir = Path(run_dir).resolve() if run_dir else default_run_dir(profile)
+    run_dir = Path(run_dir).resolve() if run_dir else default_run_dir(profile, params["architecture"])
     root = project_root()
     params["run_dir"] = str(run_dir)
     manifest_path = run_dir / "manifest.json"
@@ -289,7 +297,7 @@ def reproduce(
     manifest["total_seconds"] = round(sum(v["seconds"] for v in manifest["notebooks"].values()), 1)
     write_json(manifest_path, manifest)
     if figures_dir == "default":
-        figures_dir = root / "figures" / profile
+        figures_dir = root / "figures" / config.default_folder_name(profile, params["architecture"])
     if figures_dir is not None:
         publish_figures(run_dir / "figures", Path(figures_dir))
     return run_dir

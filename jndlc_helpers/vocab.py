@@ -12,6 +12,9 @@
   ``"psnr"``, ``"ms_ssim_db"`` (``QUALITY_METRICS``) and our ``"jod"``; each family
   is read on its own metric (``METRIC_OF``).
 - **quality**: CompressAI's zoo quality 1-8, which picks lambda.
+- **architecture**: a codec of the model factory (``codec.models``): CompressAI's zoo
+  models (``ZOO_ARCHITECTURES``, whose pretrained weights the zoo publishes) and ours
+  (``WECONV``: no zoo weights; from scratch or from our base models).
 - **loss**: a fine-tuning loss (``codec.losses.LOSS_NAMES``). **method**: a table's
   row: a loss, the pretrained model (``PRETRAINED``) or a classical anchor codec.
 """
@@ -21,6 +24,10 @@ DISTORTIONS = ("mse", "ms-ssim")
 QUALITY_METRICS = ("psnr", "ms_ssim_db")
 METRIC_OF = {"mse": "psnr", "ms-ssim": "ms_ssim_db"}  # a family's own quality metric
 ANCHOR_FAMILY = "anchor"
+
+ZOO_ARCHITECTURES = ("cheng2020-attn", "scale-hyperprior", "mean-scale-hyperprior")
+WECONV = "weconv-mean-scale-hyperprior"  # codec/weconv.py
+ARCHITECTURES = (*ZOO_ARCHITECTURES, WECONV)
 
 CONTROL = "baseline"  # fine-tuned with the baseline loss, same data and budget: the control
 PRETRAINED = "baseline-pretrained"  # the model fine-tuning starts from, not fine-tuned (the paper's anchor)

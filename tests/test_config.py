@@ -76,3 +76,51 @@ def test_provenance_names_the_ms_ssim_patch_size():
     paper = config.provenance(config.profile("paper"))
     assert paper["budget"].endswith("patch 256, lr 0.0001")  # already above what MS-SSIM needs
     assert "JOD display=standard_fhd" in config.provenance_label({**paper, "jod_display": "standard_fhd"})
+
+
+def test_the_weconv_base_models_recipe_is_the_quick_one_with_another_architecture():
+    from jndlc_helpers.vocab import WECONV
+
+    quick, weconv = config.PRETRAIN["quick"], config.PRETRAIN["quick-weconv"]
+    assert weconv["architecture"] == WECONV and weconv["out"] == "data/pretrained/quick-corpus-weconv"
+    assert {k: v for k, v in weconv.items() if k not in ("architecture", "out")} == \
+        {k: v for k, v in quick.items() if k not in ("architecture", "out")}
+    assert weconv["msssim_steps"] is not quick["msssim_steps"]  # a copy, not a shared dict
+
+
+def test_another_architecture_takes_its_own_base_models_folder():
+    from jndlc_helpers.vocab import WECONV
+
+    quick = config.profile("quick", architecture=WECONV)
+    assert quick["pretrained"] == "data/pretrained/quick-corpus-weconv"
+    assert quick["pretrain_steps"] is None  # the recipe trains them, not 02 on the fly
+    assert config.profile("standard", architecture=WECONV)["pretrained"] == quick["pretrained"]
+    assert config.profile("quick", architecture=WECONV, pretrain_steps=9)["pretrain_steps"] == 9
+    assert config.profile("quick", architecture=WECONV, pretrained="mine")["pretrained"] == "mine"
+    smoke = config.profile("smoke", architecture=WECONV)
+    assert smoke["pretrained"] == "data/pretrained/smoke-weconv" and smoke["pretrain_steps"] == 50
+    assert config.profile("quick", architecture="mean-scale-hyperprior") == config.profile("quick")
+    assert config.profile("paper", architecture=WECONV)["pretrained"] == "zoo"  # refused by check_pretrained
+    standard = config.profile("standard", architecture=WECONV)
+    assert standard["results_store"] == f"figures/standard-{WECONV}/store"  # the store is keyed by run name
+    assert config.profile("standard", architecture=WECONV, results_store="mine")["results_store"] == "mine"
+    assert config.default_folder_name("quick", WECONV) == f"quick-{WECONV}"
+    assert config.default_folder_name("quick", "mean-scale-hyperprior") == "quick"
+    assert config.default_folder_name("quick") == "quick"
+
+
+def test_the_recipe_of_a_base_models_folder():
+    assert config.pretrain_recipe_of("data/pretrained/quick-corpus-weconv") == "quick-weconv"
+    assert config.pretrain_recipe_of("/home/me/jndlc/data/pretrained/quick-corpus") == "quick"
+    assert config.pretrain_recipe_of("/elsewhere/quick-corpus-weconv") is None
+    assert config.pretrain_recipe_of(None) is None
+
+
+def test_provenance_says_when_a_model_starts_from_scratch():
+    from jndlc_helpers.vocab import WECONV
+
+    paper = config.profile("paper", architecture=WECONV, pretrained="scratch")
+    label = config.provenance_label(config.provenance(paper))
+    assert "weconv-mean-scale-hyperprior from scratch (no pretrained weights)" in label
+    assert "NOT the paper's model" in label
+    assert "NOT" not in config.provenance_label(config.provenance(config.profile("paper")))

@@ -247,3 +247,45 @@ def test_a_run_folder_from_before_a_run_knob_existed_is_the_same_run(tmp_path):
     assert manifest["notebooks"] and manifest["params"] == stored  # kept, now recording the knob
     with pytest.raises(ChainError, match=r"changed: \['max_steps'\]"):
         _start_manifest(path, "quick", {**stored, "max_steps": 140}, force=False)
+
+
+def test_the_smoke_chain_trains_and_evaluates_the_weconv_architecture(smoke_run):
+    """``-p architecture=weconv-mean-scale-hyperprior``: a base model trained on the fly,
+    fine-tuned, evaluated through real bitstreams (the evaluator checks the round trip).
+    The notebooks that touch a model (02, 03), on a grid of one quality, with the data of
+    the smoke run; the rest of the chain reads tables the same whatever the architecture."""
+    from jndlc_helpers.vocab import WECONV
+
+    tmp = smoke_run[0].parent
+    overrides = {"data_root": str(tmp / "data"), "architecture": WECONV, "pretrained": str(tmp / "weconv-base"),
+                 "pretrain_steps": 5, "metrics": ["mse"], "qualities": [4], "losses": ["baseline"]}
+    run_dir = R.reproduce("smoke", run_dir=tmp / "weconv", overrides=overrides, progress=False, html=False,
+                          figures_dir=None, notebooks=R.NOTEBOOKS[1:3])
+    meta = json.loads((run_dir / "models" / "baseline-mse-q4" / "config.json").read_text())
+    assert meta["config"]["architecture"] == WECONV
+    assert meta["init"]["source"].endswith("baseline-mse-q4/checkpoint.pth.tar")
+    assert json.loads((tmp / "weconv-base" / "baseline-mse-q4" / "done.json").read_text())["steps"] == 5
+    rd = pd.read_csv(run_dir / "results" / "rd.csv")
+    learned = rd[rd.family == "mse"]
+    assert set(learned["method"]) == {"baseline-pretrained", "baseline"} and set(learned["quality"]) == {4}
+    assert (learned["bpp"] > 0).all() and learned["psnr"].map(math.isfinite).all()
+
+
+def test_an_architecture_starts_from_its_own_base_models(tmp_path, monkeypatch):
+    from jndlc_helpers.vocab import WECONV
+
+    monkeypatch.setenv("JNDLC_ROOT", str(tmp_path))  # a checkout without WeConv base models
+    smoke = R.resolve_params("smoke", {"architecture": WECONV})
+    assert R.display_path(smoke["pretrained"]) == "data/pretrained/smoke-weconv" and smoke["pretrain_steps"] == 50
+    with pytest.raises(R.ParameterError, match=r"quick-corpus-weconv: no weconv-mean-scale-hyperprior base models.*"
+                                               r"pretrain --profile quick-weconv"):
+        R.reproduce("quick", run_dir=tmp_path / "run", overrides={"architecture": WECONV})
+    with pytest.raises(R.ParameterError, match="zoo has no weights for architecture='weconv"):
+        R.resolve_params("paper", {"architecture": WECONV})
+    assert R.resolve_params("paper", {"architecture": WECONV, "pretrained": "scratch"})["pretrained"] == "scratch"
+    (tmp_path / "mine").mkdir()
+    mine = R.resolve_params("standard", {"architecture": WECONV, "pretrained": str(tmp_path / "mine")})
+    assert mine["pretrained"] == str(tmp_path / "mine") and mine["pretrain_steps"] == 1500
+    assert not (tmp_path / "run").exists()
+    assert R.default_run_dir("smoke", WECONV) == tmp_path / "runs" / f"smoke-{WECONV}"
+    assert R.default_run_dir("smoke", "scale-hyperprior") == R.default_run_dir("smoke") == tmp_path / "runs" / "smoke"

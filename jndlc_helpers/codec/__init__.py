@@ -1,7 +1,8 @@
-"""Codec: the CompressAI models, the baseline and JND losses with their feature
-extractors, checkpoints, a run's configuration (``runconfig``) and folder (``runfolder``),
-training one run (``train``) and many (``grid``: grids and the pretrained control;
-``pretrain``: our base models). Command line: ``python -m jndlc_helpers.codec``."""
+"""Codec: the CompressAI models and ours (``weconv``: wavelet-domain convolution on the
+Haar pair of ``haar``), the baseline and JND losses with their feature extractors,
+checkpoints, a run's configuration (``runconfig``) and folder (``runfolder``), training
+one run (``train``) and many (``grid``: grids and the pretrained control; ``pretrain``:
+our base models). Command line: ``python -m jndlc_helpers.codec``."""
 from .._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {

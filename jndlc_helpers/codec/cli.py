@@ -98,8 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options(args: argparse.Namespace) -> dict[str, Any]:
     """Profile defaults overridden by the options given on the command line."""
-    if args.profile:
-        base = RunConfig.from_profile(cfgmod.profile(args.profile))
+    if args.profile:  # the profile's base models for the architecture asked for
+        arch = {"architecture": args.architecture} if args.architecture else {}
+        base = RunConfig.from_profile(cfgmod.profile(args.profile, **arch))
         kw = {k: getattr(base, k) for k in OPTIONS}
     else:
         kw = {}

@@ -42,7 +42,7 @@ def export_pretrained(run_dir: str | os.PathLike, *, distortion: str, quality: i
     model, info = models.build_model_with_info(architecture, quality, distortion, N, M, pretrained=init,
                                                progress=progress)
     meta = {"method": PRETRAINED, "loss": None, "architecture": architecture,
-            "compressai_arch": models.COMPRESSAI_ARCH[architecture], "N": info["N"], "M": info["M"],
+            **models.class_meta(architecture), "N": info["N"], "M": info["M"],
             "metric": distortion, "quality": quality, "lambda": identity["lambda"], "init": info, "steps": 0,
             "epoch": 0, "complete": True, "config_digest": digest,
             "labels": run_labels({"loss": PRETRAINED, "architecture": architecture}, info),

@@ -1,6 +1,6 @@
 """Model factory over CompressAI's zoo, and loading of our checkpoints.
 
-Two architectures:
+The architectures (``vocab.ARCHITECTURES``):
 
 - ``"cheng2020-attn"`` (the paper's protocol): ``compressai.models.Cheng2020Attention``
   initialised from CompressAI's pretrained weights of the matching quality and distortion
@@ -10,6 +10,11 @@ Two architectures:
   (N, M set by the profile in ``config.py``), initialised from the project's own
   pretrained base models: ``pretrained=<dir>`` holding
   ``baseline-<distortion>-q<quality>/checkpoint.pth.tar`` (written by ``pretrain.pretrain``).
+- ``"weconv-mean-scale-hyperprior"`` (ours, ``weconv.py``): the mean-scale hyperprior with
+  wavelet-domain convolution blocks, sized as the above. CompressAI's zoo has neither its
+  class nor weights: ``pretrained`` is "scratch", a folder of its base models or a file,
+  and a checkpoint's meta says ``"compressai_arch": null`` with ``"model_class"`` naming
+  the class (``load_checkpoint`` reads it; ``compressai.utils.eval_model`` cannot).
 
 ``pretrained`` is one of ``"zoo"`` (or True), ``"scratch"`` (random init: the only way
 to get an untrained model, and recorded as such), a directory of base models, or a
@@ -28,25 +33,44 @@ import torch.nn as nn
 from .checkpoint import (CHECKPOINT_NAME, WeightsUnavailableError, fetch_weights, load_checkpoint_dict,
                          state_dict_of)
 from ..files import portable_path
+from ..vocab import ARCHITECTURES, WECONV, ZOO_ARCHITECTURES
 
-ARCHITECTURES = ("cheng2020-attn", "scale-hyperprior", "mean-scale-hyperprior")
 # Names used by compressai.zoo and compressai.utils.eval_model (-a ARCH).
 COMPRESSAI_ARCH = {"cheng2020-attn": "cheng2020-attn", "scale-hyperprior": "bmshj2018-hyperprior",
                    "mean-scale-hyperprior": "mbt2018-mean"}
+# Our architectures: module (in this package) and class.
+OWN_CLASSES = {WECONV: ("jndlc_helpers.codec.weconv", "WeConvMeanScaleHyperprior")}
 DEFAULT_SMALL = (64, 96)  # hyperprior N, M when not given
 
 
 def model_class(architecture: str) -> type[nn.Module]:
+    """The model class of ``architecture``: CompressAI's zoo class, or ours."""
+    _check_arch(architecture)
+    if architecture in OWN_CLASSES:
+        from importlib import import_module
+
+        module, name = OWN_CLASSES[architecture]
+        return getattr(import_module(module), name)
     from compressai.zoo.image import model_architectures
 
-    _check_arch(architecture)
     return model_architectures[COMPRESSAI_ARCH[architecture]]
+
+
+def class_meta(architecture: str) -> dict[str, str | None]:
+    """What a checkpoint's meta says of the class: ``compressai_arch``, the name
+    ``compressai.utils.eval_model -a`` takes; for ours None, and ``model_class``, the
+    importable class ``load_checkpoint`` builds."""
+    _check_arch(architecture)
+    if architecture in OWN_CLASSES:
+        return {"compressai_arch": None, "model_class": ".".join(OWN_CLASSES[architecture])}
+    return {"compressai_arch": COMPRESSAI_ARCH[architecture]}
 
 
 def zoo_sizes(architecture: str, quality: int) -> tuple[int, ...]:
     """(N,) or (N, M) of CompressAI's zoo model at ``quality``."""
     from compressai.zoo.image import cfgs
 
+    _check_zoo(architecture)
     table = cfgs[COMPRESSAI_ARCH[architecture]]
     if quality not in table:
         raise ValueError(f"quality must be one of {sorted(table)} for {architecture}, got {quality}")
@@ -57,7 +81,7 @@ def zoo_url(architecture: str, quality: int, distortion: str) -> str:
     """URL of CompressAI's pretrained weights (file name = the torch hub cache name)."""
     from compressai.zoo.image import model_urls
 
-    _check_arch(architecture)
+    _check_zoo(architecture)
     try:
         return model_urls[COMPRESSAI_ARCH[architecture]][distortion][quality]
     except KeyError:
@@ -201,6 +225,14 @@ def _fp32_forward(forward):
 def _check_arch(architecture: str) -> None:
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; choose one of {ARCHITECTURES}")
+
+
+def _check_zoo(architecture: str) -> None:
+    _check_arch(architecture)
+    if architecture not in ZOO_ARCHITECTURES:
+        raise WeightsUnavailableError(
+            f"CompressAI's zoo has no pretrained {architecture} (an architecture of this package): pass "
+            "pretrained='scratch', a folder of its base models or a checkpoint file")
 
 
 def _scratch_sizes(architecture: str, quality: int, N: int | None, M: int | None) -> tuple[int, ...]:

@@ -8,7 +8,9 @@ from typing import Any, Iterable, Mapping
 
 from torch.utils.data import Dataset
 
+from .. import config as cfgmod
 from ..vocab import CONTROL, run_name
+from .checkpoint import WeightsUnavailableError
 from .grid import run_grid
 from .runconfig import RunConfig
 from .runfolder import DONE_NAME, RunFolder
@@ -87,31 +89,38 @@ def pretrain_recipe(recipe: dict[str, Any], data: str | os.PathLike | None = Non
                     out: str | os.PathLike | None = None, device: str = "auto",
                     progress: bool = True) -> dict[str, Path]:
     """Train the base models of a ``config.PRETRAIN`` recipe on the folder ``data``
-    (default: the recipe's corpus) into ``out``: MSE first, then MS-SSIM."""
+    (default: the recipe's corpus) into ``out``: MSE first, then MS-SSIM; with the recipe's
+    ``anchor_only``, the MSE anchor alone (another seed's from-scratch stage)."""
     out = out or recipe["out"]
+    qualities, metrics = recipe["qualities"], recipe["metrics"]
+    if recipe.get("anchor_only"):
+        qualities, metrics = [recipe["anchor_quality"]], ["mse"]
     base = RunConfig(unlabelled_root=data or recipe["data"], architecture=recipe["architecture"], N=recipe["N"],
                      M=recipe["M"], max_steps=recipe["steps"], lr=recipe["lr"], lr_schedule=recipe["lr_schedule"],
                      checkpoint_every=recipe["checkpoint_every"], log_every=recipe["log_every"],
                      compile=recipe.get("compile", False), seed=recipe["seed"], device=device, progress=progress,
                      batch_size=recipe["batch_size"], patch_size=recipe["patch_size"])
     common = dict(anchor_quality=recipe["anchor_quality"], warm_lr=recipe["warm_lr"])
-    done = pretrain(out, ["mse"], recipe["qualities"], base, warm_steps=recipe["warm_steps"], **common)
-    others = [d for d in recipe["metrics"] if d != "mse"]
+    done = pretrain(out, ["mse"], qualities, base, warm_steps=recipe["warm_steps"], **common)
+    others = [d for d in metrics if d != "mse"]
     if others:
         msssim = base.replace(batch_size=recipe["msssim_batch_size"],
                               msssim_patch_size=recipe["msssim_patch_size"])
-        done.update(pretrain(out, others, recipe["qualities"], msssim, warm_steps=recipe["msssim_steps"], **common))
+        done.update(pretrain(out, others, qualities, msssim, warm_steps=recipe["msssim_steps"], **common))
     return done
 
 
 def ensure_base_models(params: dict[str, Any], progress: bool = True) -> str:
     """Where a profile's fine-tuning starts: the zoo, a folder of the project's base models
-    (trained here first when missing, with the profile's ``pretrain_steps``), or scratch."""
+    (trained here first when missing, with the profile's ``pretrain_steps``; without them,
+    an error naming the folder and the command that trains them), or scratch."""
     init = params["pretrained"]
     if init in ("zoo", "scratch"):
         return init
     missing = [(d, q) for d in params["metrics"] for q in params["qualities"]
                if not RunFolder(Path(init) / run_name(CONTROL, d, q)).checkpoint.exists()]
+    if missing and not params.get("pretrain_steps"):
+        raise WeightsUnavailableError(f"{init}: no base model for {missing} yet; {how_to_pretrain(init)}")
     if missing:
         print(f"no base model for {missing} in {init}: training them first "
               f"({params['pretrain_steps']} steps each)")
@@ -120,3 +129,13 @@ def ensure_base_models(params: dict[str, Any], progress: bool = True) -> str:
         for distortion, quality in missing:
             pretrain(init, [distortion], [quality], base)
     return init
+
+
+def how_to_pretrain(folder: str | os.PathLike) -> str:
+    """One clause saying how to fill ``folder`` with base models."""
+    recipe = cfgmod.pretrain_recipe_of(str(folder))
+    if recipe:
+        return (f"train them with `python -m jndlc_helpers pretrain --profile {recipe}` (config.PRETRAIN"
+                f"[{recipe!r}]; -s metrics=... and -s steps=... override the recipe), or fine-tune fewer "
+                "(-p metrics=...)")
+    return "train them with `python -m jndlc_helpers.codec pretrain FOLDER ...`, or set pretrain_steps"

@@ -21,7 +21,7 @@ from .features import check_input_scale
 
 Path_ = str | os.PathLike
 LR_SCHEDULES = ("plateau", "cosine")
-PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in both architectures
+PATCH_MULTIPLE = 64  # g_a (/16) then h_a (/4) in every architecture
 BUDGET_KEYS = ("epochs", "max_steps")  # not part of a run's identity: rerun with more to extend it
 
 
@@ -210,7 +210,7 @@ def run_meta(cfg: RunConfig, identity: dict[str, Any], digest: str, init_info: d
     """A checkpoint's meta: what was trained, from what, with what."""
     return {
         "method": cfg.method or cfg.loss, "loss": cfg.loss, "architecture": cfg.architecture,
-        "compressai_arch": models.COMPRESSAI_ARCH[cfg.architecture],
+        **models.class_meta(cfg.architecture),
         "N": init_info["N"], "M": init_info["M"], "metric": cfg.distortion, "quality": cfg.quality,
         "lambda": cfg.lam, "init": init_info, "features": identity["features"], "fwl_weight": identity["fwl_weight"],
         "data": identity["dataset"] or identity["data_root"], "unlabelled": identity["unlabelled_root"],

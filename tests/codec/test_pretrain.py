@@ -79,3 +79,51 @@ def test_pretrain_warm_steps_per_quality(tmp_path):
         2, 3, 3, 1]
     with pytest.raises(KeyError, match="quality 3"):
         pretrain.pretrain(tmp_path, ["mse"], [2, 3], cfg, warm_steps={1: 3}, **kw)
+
+
+def test_the_pretrain_command_takes_the_weconv_recipe_and_one_shorter_budget_for_both(tmp_path, monkeypatch):
+    from jndlc_helpers import __main__ as cli
+    from jndlc_helpers.vocab import WECONV
+
+    calls = []
+    monkeypatch.setattr(pretrain, "pretrain_recipe", lambda recipe, **kw: calls.append((recipe, kw)) or {})
+    budget = ["-s", "steps=6000", "-s", "warm_steps=1000", "-s", "metrics=['mse']", "--data", str(tmp_path)]
+    cli.main(["pretrain", "--profile", "quick-weconv", *budget])
+    cli.main(["pretrain", "--profile", "quick", *budget, "--out", str(tmp_path / "plain-6k")])
+    cli.main(["pretrain", "--profile", "quick-weconv", *budget, "-s", "seed=1", "-s", "anchor_only=True",
+              "--out", str(tmp_path / "weconv-6k-seed1")])
+    (weconv, kw), (plain, plain_kw), (seed1, seed1_kw) = calls
+    assert weconv["architecture"] == WECONV and plain["architecture"] == "mean-scale-hyperprior"
+    for recipe in (weconv, plain, seed1):
+        assert (recipe["steps"], recipe["warm_steps"], recipe["metrics"]) == (6000, 1000, ["mse"])
+    assert kw["out"] is None and kw["data"] == str(tmp_path)  # the recipe's out: data/pretrained/quick-corpus-weconv
+    assert plain_kw["out"] == str(tmp_path / "plain-6k")
+    assert (seed1["seed"], seed1["anchor_only"], seed1_kw["out"]) == (1, True, str(tmp_path / "weconv-6k-seed1"))
+    with pytest.raises(SystemExit, match="stepz"):
+        cli.main(["pretrain", "--profile", "quick-weconv", "-s", "stepz=1"])
+
+
+def test_anchor_only_trains_the_mse_anchor_alone_with_its_seed(tmp_path):
+    from jndlc_helpers import config
+    from jndlc_helpers.vocab import WECONV
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, img in enumerate(smooth_pairs(n=2, size=64, seed=3).tensors[0]):
+        Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / f"p{i}.png")
+    recipe = {**config.PRETRAIN["smoke"], "architecture": WECONV, "N": 8, "M": 12, "steps": 2, "seed": 1,
+              "anchor_only": True}
+    out = pretrain.pretrain_recipe(recipe, data=folder, out=tmp_path / "seed1", device="cpu", progress=False)
+    assert sorted(out) == [f"baseline-mse-q{recipe['anchor_quality']}"]
+    cfg = json.loads((out[f"baseline-mse-q{recipe['anchor_quality']}"].parent / CONFIG_NAME).read_text())["config"]
+    assert (cfg["seed"], cfg["architecture"], cfg["init"]) == (1, WECONV, "scratch")
+
+
+def test_missing_base_models_that_a_recipe_trains_are_an_error_naming_folder_and_command(tmp_path):
+    from jndlc_helpers.codec.checkpoint import WeightsUnavailableError
+
+    folder = tmp_path / "data" / "pretrained" / "quick-corpus-weconv"
+    params = {"pretrained": str(folder), "pretrain_steps": None, "metrics": ["mse"], "qualities": [1, 5]}
+    with pytest.raises(WeightsUnavailableError, match=r"quick-corpus-weconv: no base model for \[\('mse', 1\), "
+                                                      r"\('mse', 5\)\].*pretrain --profile quick-weconv"):
+        pretrain.ensure_base_models(params, progress=False)

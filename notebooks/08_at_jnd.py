@@ -82,6 +82,7 @@ display(Markdown(steps.table_markdown(P, table, rows, picked)))
 # %%
 label = config.provenance_label(steps.provenance(P))
 numbers = report.numbers(P, rows, table, predictors, label)
+steps.save_numbers(P, numbers, picked)
 display(Markdown(
     f"Closed loop, side by side on the same images: preprocessed / plain JPEG "
     f"{numbers['preprocessed_vs_plain_jpeg_bpp']:.3f}, learned / plain JPEG {numbers['learned_vs_plain_jpeg_bpp']:.3f}, "

@@ -202,8 +202,13 @@ def run(P: dict[str, Any], progress: bool = True) -> dict[str, Any]:
     label = config.provenance_label(provenance(P))
     out = {"picked": picked, "rows": rows, "table": table, "markdown": table_markdown(P, table, rows, picked),
            "figure": report.figure_bpp(P, rows, label), "numbers": report.numbers(P, rows, table, preds, label)}
-    write_json(path(P, "at_jnd.json"), {**out["numbers"], **picked})
+    save_numbers(P, out["numbers"], picked)
     return out
+
+
+def save_numbers(P: dict[str, Any], numbers: dict[str, Any], picked: dict[str, Any]) -> Path:
+    """The benchmark's numbers and the choices made on the training images: atjnd/at_jnd.json."""
+    return write_json(path(P, "at_jnd.json"), {**numbers, **picked})
 
 
 def gallery(P: dict[str, Any], rows: pd.DataFrame):

@@ -46,7 +46,7 @@ JPEG_RECIPE: dict[str, Any] = {
 
 # Notebook 08, compressing at the just-noticeable point (``jndlc_helpers.atjnd``).
 ATJND: dict[str, Any] = {
-    "atjnd_models": None,  # the learned codec's family folder; None: the profile's `pretrained` base models
+    "atjnd_models": None,  # the learned codec's family folder; None: the `pretrained` base models (or the run's models)
     "atjnd_distortion": "mse",  # the family's distortion (its MS-SSIM models: 2.6% fewer bits on 4 training images, lower PSNR)
     "atjnd_preprocessor": "baseline-mse",  # the JPEG preprocessor (data/jpeg_preprocessors/quick/<name>.pt or "classical")
     "atjnd_labels": None,  # a shipped table of the predictor's labelled examples; None: labelled in the run

@@ -39,11 +39,14 @@ def _repo(p: str) -> Path:
 
 
 def model_refs(P: dict[str, Any]):
-    """The family the learned codec codes with: the profile's base models."""
+    """The family the learned codec codes with: ``atjnd_models``, else the profile's base
+    models, else (CompressAI's zoo weights) the run's own trained models."""
     from . import models as MD
 
     folder = P["atjnd_models"] or P["pretrained"]
-    if not isinstance(folder, str) or not Path(folder).is_dir():
+    if not P["atjnd_models"] and not (isinstance(folder, str) and Path(folder).is_dir()):
+        folder = str(Path(P["run_dir"]) / "models")  # CompressAI's weights: the run's own models (02)
+    if not Path(folder).is_dir():
         raise ValueError(f"atjnd_models: {folder!r} is not a folder of trained models; pass -p atjnd_models=FOLDER")
     return MD.family(folder, P["atjnd_distortion"])
 

@@ -190,7 +190,8 @@ _SMOKE: dict[str, Any] = {
     "bootstrap": 50,
     "jpeg_losses": {"mse": ["baseline", "iwl"]}, "jpeg_qualities": [30, 70], "jpeg_steps": 3,
     "jpeg_batch_size": 2, "jpeg_patch_size": 32, "jpeg_weights": None,
-    "atjnd_labels": None, "atjnd_crop": 128, "atjnd_crops_per_image": 2, "atjnd_guetzli_images": 1,
+    "atjnd_labels": "data/atjnd/smoke/training_labels.csv", "atjnd_crop": 128, "atjnd_crops_per_image": 1,
+    "atjnd_guetzli_images": 0,
 }
 
 # The standard profile: the paper's question at convergence, with replicated training, on

@@ -3,8 +3,8 @@ JND, by the criterion that made the labels (ColorVideoVDP JOD >= 10 - tau on the
 labeller's display model, ``data.labellers``).
 
 The JOD rises with the rate almost monotonically, so the searches bisect:
-- JPEG: quality factors 1-100; QF 100 first (an image that fails there has no JND
-  setting), then about 7 more encodes;
+- JPEG: quality factors 1-100, about 7 encodes (QF 100 is tried when every QF below
+  fails: an image that fails there has no JND setting);
 - the learned codec: the trained qualities first (bisection among them), then the
   continuous quality r between the lowest trained quality that passes and the one below
   it (``ladder``), to ``tol`` in r. The trained-quality answer is kept beside it: what
@@ -68,13 +68,13 @@ class Trials:
 
 def lowest_passing(points: Sequence[float], passes: Callable[[float], bool]) -> float | None:
     """The lowest of ascending ``points`` that passes, by bisection (JOD taken as
-    monotone); None when the highest fails."""
-    if not passes(points[-1]):
-        return None
-    lo, hi = -1, len(points) - 1  # points[lo] fails (below the first: assumed), points[hi] passes
+    monotone); None when the highest fails (it is tried only when all below fail)."""
+    lo, hi = -1, len(points) - 1  # points[lo] fails (below the first: assumed), points[hi] passes (assumed)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if passes(points[mid]) else (mid, hi)
+    if hi == len(points) - 1 and not passes(points[hi]):
+        return None
     return points[hi]
 
 

@@ -137,7 +137,7 @@ def run_methods(P: dict[str, Any], picked: dict[str, Any], progress: bool = True
     n_guetzli = P["atjnd_guetzli_images"]
     tasks = [(n, p, q, setup(P, picked, n_guetzli is None or i < n_guetzli)) for i, (n, p, q) in enumerate(images)]
     todo = [t for t in tasks if not path(P, "per_image", f"{t[0]}.csv").is_file()]
-    work = parallel.imap(ME.image_rows, todo, parallel.training_workers(P), threads=1)
+    work = parallel.imap(ME.image_rows, todo, parallel.few_in_process(todo, parallel.training_workers(P)), threads=1)
     for _, rows in tqdm(work, total=len(todo), desc="at JND", disable=not progress):
         df = pd.DataFrame(rows)
         target = path(P, "per_image", f"{rows[0]['image']}.csv")

@@ -87,7 +87,7 @@ def build(exs: Sequence[dict[str, Any]], refs: Sequence[MD.ModelRef], csv: str |
     table = pd.read_csv(csv) if csv.is_file() else pd.DataFrame(columns=COLUMNS)
     todo = [ex for ex in exs if ex["example"] not in set(table["example"])]
     one = partial(label, refs=tuple(refs), tau=tau, display=display)
-    for _, row in tqdm(parallel.imap(one, todo, workers, threads=1), total=len(todo), desc="JND labels",
+    for _, row in tqdm(parallel.imap(one, todo, parallel.few_in_process(todo, workers), threads=1), total=len(todo), desc="JND labels",
                        disable=not progress):
         table = pd.concat([table, pd.DataFrame([row], columns=COLUMNS)], ignore_index=True)
         atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.6g"))

@@ -98,7 +98,7 @@ def _anchors(rgb: np.ndarray, s: Setup) -> dict[str, tuple[C.Coded | None, float
     return out
 
 
-def judge(name: str, rgb: np.ndarray, coded: C.Coded, jod: float | None, jnd_psnr: float, s: Setup) -> dict[str, Any]:
+def judge(rgb: np.ndarray, coded: C.Coded, jod: float | None, jnd_psnr: float, s: Setup) -> dict[str, Any]:
     """Both judges' verdicts on one decoded image."""
     from ..evaluation import metrics as M
 
@@ -126,7 +126,7 @@ def image_rows(task: tuple[str, str, float, Setup]) -> list[dict[str, Any]]:
             row = {"image": name, "method": method, "setting": math.nan, "found": True, "tries": 1,
                    "predicted": math.nan, "encode_s": math.nan, "note": "", **info}
             if coded is not None:
-                row.update(judge(method, rgb, coded, jod, jnd_psnr, s))
+                row.update(judge(rgb, coded, jod, jnd_psnr, s))
                 save_png(Path(s.recon) / method / f"{name}.png", coded.rgb, compress_level=1)
             rows.append(row)
     return rows

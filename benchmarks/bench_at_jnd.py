@@ -54,7 +54,8 @@ def main() -> None:
         float(table.loc["learned-closed-loop", "bpp_mean"]), "plain JPEG, closed loop (QF search)",
         float(table.loc["jpeg-closed-loop", "bpp_mean"]), False,
         "python benchmarks/bench_at_jnd.py" + (" --relabel" if args.relabel else ""),
-        **no_nan({**numbers, **out["picked"], "seconds": round(seconds, 1)}))
+        **no_nan({**numbers, **out["picked"]}))
+    print(f"at_jnd: {seconds:.0f} s")
 
 
 if __name__ == "__main__":

@@ -180,7 +180,11 @@ def provenance(P: dict[str, Any]) -> dict[str, Any]:
 def table_markdown(P: dict[str, Any], table: pd.DataFrame, rows: pd.DataFrame, picked: dict[str, Any]) -> str:
     """The table "bits to look unchanged" with its caveats, written to figures/atjnd_bits.{csv,md}."""
     label = config.provenance_label(provenance(P))
+    from . import judges as J
+
     judge = rows["second_judge"].dropna().iloc[0] if rows["second_judge"].notna().any() else "n/a"
+    if judge in J.THRESHOLDS:
+        judge = f"{judge} {'<=' if J.LOWER_IS_BETTER[judge] else '>='} {J.THRESHOLDS[judge]:g}"
     notes = sorted({f"{r.method}: {r.note}" for r in rows.itertuples() if isinstance(r.note, str) and r.note})
     body = table.to_markdown(index=False, floatfmt=".3f")
     text = (f"**Bits to look unchanged** ({rows['image'].nunique()} test images; within JND: (a) JOD >= "

@@ -170,6 +170,7 @@ def provenance(P: dict[str, Any]) -> dict[str, Any]:
     from ..pipeline import prov
 
     out = prov({**P, "jod": True})
+    out["data"] = out["data"].replace(" (1:1)", " (the predictor's training photographs)")
     refs = model_refs(P)
     out["model"] = (f"{refs[0].architecture} (N={refs[0].N}, M={refs[0].M}) {P['atjnd_distortion']} base models "
                     f"q{','.join(str(r.quality) for r in refs)} with a latent-step continuous rate")

@@ -29,6 +29,10 @@ def figure_bpp(P: dict[str, Any], rows: pd.DataFrame, label: str) -> Path:
         ax.plot(x[~ok], g["bpp"].to_numpy()[~ok], "o", mfc="none", color=line.get_color(), ms=7)
     ax.set_xticks(range(len(order)), order, rotation=60, ha="right", fontsize=8)
     ax.set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        axis(FormatStrFormatter("%g"))
     ax.set_ylabel("bpp (whole file, log scale)")
     ax.set_title("Bits to look unchanged, per image (hollow: not within JND by JOD)", fontsize=10)
     ax.legend(fontsize=7, ncol=2)

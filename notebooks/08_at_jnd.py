@@ -63,7 +63,7 @@ display(Markdown(f"**{config.provenance_label(steps.provenance(P))}**"))
 # %%
 labels = steps.training_labels(P)
 predictors = steps.fit_predictors(P, labels)
-picked = steps.choices(P)
+picked = steps.choices(P, labels)
 display(Markdown(f"{len(labels)} training examples; fixed QF {picked['fixed_qf']}, SSIM target "
                  f"{picked['ssim_target']:.4f}; " + "; ".join(
                      f"{k}: CV MAE {p.cv_mae:.2f}, margin +{p.margin:.2f}" for k, p in predictors.items())))

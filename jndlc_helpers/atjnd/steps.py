@@ -95,16 +95,20 @@ def fit_predictors(P: dict[str, Any], table: pd.DataFrame) -> dict[str, Any]:
     return preds
 
 
-def choices(P: dict[str, Any]) -> dict[str, Any]:
-    """Hyperparameters chosen on the training images only: the fixed QF and the SSIM target."""
+def choices(P: dict[str, Any], table: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Hyperparameters chosen on the training images only: the fixed QF (from the training
+    images' JPEG labels, or, where the labels are not JPEG QFs (VideoSet's QPs), from the
+    closed-loop QFs of the whole training photographs in ``table``) and the SSIM target."""
     from . import anchors as A
     from ..data.pairs import find_pairs
     from ..files import load_rgb
 
     labels = pd.read_csv(Path(P["data_root"]) / "labels.csv", dtype={"image": str})
-    train = labels[labels["split"] == "train"]
+    qfs = labels.loc[labels["split"] == "train", "qf"].dropna() if "qf" in labels else pd.Series(dtype=float)
+    if qfs.empty and table is not None:
+        qfs = table.loc[(table["top"] == 0) & (table["left"] == 0) & ~table["example"].str.contains("@"), "qf"]
     pairs = [(load_rgb(r), load_rgb(j)) for r, j in find_pairs(Path(P["data_root"]) / "train")]
-    return {"fixed_qf": A.fixed_qf(train["qf"].dropna().astype(int), P["atjnd_coverage"]),
+    return {"fixed_qf": A.fixed_qf(qfs.astype(int), P["atjnd_coverage"]),
             "ssim_target": A.ssim_target(pairs, P["atjnd_coverage"])}
 
 
@@ -203,8 +207,9 @@ def run(P: dict[str, Any], progress: bool = True) -> dict[str, Any]:
     (also written to atjnd/at_jnd.json)."""
     from . import report
 
-    preds = fit_predictors(P, training_labels(P, progress))
-    picked = choices(P)
+    labels = training_labels(P, progress)
+    preds = fit_predictors(P, labels)
+    picked = choices(P, labels)
     rows = run_methods(P, picked, progress)
     table = summary(rows)
     label = config.provenance_label(provenance(P))

@@ -6,6 +6,8 @@
     build-corpus  fetch the photographs the base models are trained on
     train       one training run (loss, metric, quality)
     fetch-kodak download the Kodak images (needs the internet)
+    compress    an image to a learned-codec file or a JPEG (--target jnd: at its JND)
+    decompress  such a file back to a PNG
 """
 from __future__ import annotations
 
@@ -150,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fetch-kodak", help="download the 24 Kodak images")
     p.add_argument("--dest", default="data/kodak")
     p.set_defaults(func=_fetch_kodak)
+
+    from .atjnd import cli as atjnd_cli
+
+    atjnd_cli.add_parsers(sub)
     return parser
 
 

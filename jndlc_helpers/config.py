@@ -66,6 +66,20 @@ def method_settings(method: str) -> dict[str, Any]:
     return dict(METHOD_VARIANTS.get(method, {"loss": method}))
 
 
+# Notebook 08, compressing at the just-noticeable point (``jndlc_helpers.atjnd``).
+ATJND: dict[str, Any] = {
+    "atjnd_models": None,  # the learned codec's family folder; None: the `pretrained` base models (or the run's models)
+    "atjnd_distortion": "mse",  # the family's distortion (its MS-SSIM models: 2.6% fewer bits on 4 training images, lower PSNR)
+    "atjnd_preprocessor": "baseline-mse",  # the JPEG preprocessor (data/jpeg_preprocessors/quick/<name>.pt or "classical")
+    "atjnd_labels": None,  # a shipped table of the predictor's labelled examples; None: labelled in the run
+    "atjnd_crop": 256,  # the predictor's training crops (pixels)
+    "atjnd_crops_per_image": 4,  # crops of each training photograph (besides the whole photograph)
+    "atjnd_coverage": 0.9,  # share of training images the fixed QF, the SSIM target and the predictor's margin keep within JND
+    "atjnd_display": "standard_fhd",  # ColorVideoVDP display: the labeller's
+    "atjnd_second_judge": None,  # "butteraugli" | "ssimulacra2"; None: butteraugli where Debian's program is installed
+    "atjnd_guetzli_images": None,  # Guetzli on the first N test images only (it takes ~20 s an image); None: all
+}
+
 _PAPER: dict[str, Any] = {
     "profile": "paper",
     # data
@@ -112,6 +126,7 @@ _PAPER: dict[str, Any] = {
     "jod": True,
     "bootstrap": 1000,
     **copy.deepcopy(JPEG_RECIPE),
+    **copy.deepcopy(ATJND),
 }
 
 # The quick profile: the paper's protocol in miniature on a 2-core CPU (~16 min).
@@ -169,6 +184,9 @@ _QUICK: dict[str, Any] = {
     "jpeg_losses": {"mse": ["baseline", "iwl-hinge", "fwl"], "ms-ssim": ["baseline"]},
     "jpeg_weights": "data/jpeg_preprocessors/quick",
     "jpeg_jod": False,
+    # notebook 08: the predictor's labelled training crops are shipped (labelling them takes
+    # ~15 CPU-minutes: benchmarks/bench_at_jnd.py --relabel remakes them)
+    "atjnd_labels": "data/atjnd/quick/training_labels.csv",
 }
 
 _SMOKE: dict[str, Any] = {
@@ -195,6 +213,8 @@ _SMOKE: dict[str, Any] = {
     "bootstrap": 50,
     "jpeg_losses": {"mse": ["baseline", "iwl"]}, "jpeg_qualities": [30, 70], "jpeg_steps": 3,
     "jpeg_batch_size": 2, "jpeg_patch_size": 32, "jpeg_weights": None,
+    "atjnd_labels": "data/atjnd/smoke/training_labels.csv", "atjnd_crop": 128, "atjnd_crops_per_image": 1,
+    "atjnd_guetzli_images": 0,
 }
 
 # The standard profile: the paper's question at convergence, with replicated training, on

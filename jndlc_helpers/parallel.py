@@ -42,6 +42,12 @@ def eval_workers(requested: int | None) -> int:
     return auto_workers(requested, "cpu")
 
 
+def few_in_process(tasks: Sequence[Any], workers: int, at_least: int = 5) -> int:
+    """``workers``, or 1 (this process) for fewer than ``at_least`` tasks: starting worker
+    processes (torch, models) costs more than a few short tasks gain."""
+    return workers if len(tasks) >= at_least else 1
+
+
 def imap(fn: Callable[[Any], Any], tasks: Sequence[Any], workers: int = 1,
          threads: int | None = None, ordered: bool = False) -> Iterator[tuple[int, Any]]:
     """``(i, fn(tasks[i]))`` for every task: in this process when ``workers`` <= 1,

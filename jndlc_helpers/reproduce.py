@@ -28,6 +28,7 @@ NOTEBOOKS = (
     "05_bs_jnd.ipynb",
     "06_visual_comparison.ipynb",
     "07_jpeg_preprocessing.ipynb",
+    "08_at_jnd.ipynb",
 )
 # Knobs that name files or folders: made absolute before any notebook sees them.
 PATH_KNOBS = ("data_root", "unlabelled_root", "kodak_root", "pretrained")

@@ -62,3 +62,20 @@ def offline_hub(tmp_path, monkeypatch):
     monkeypatch.setenv(OFFLINE_ENV, "1")
     yield tmp_path / "hub" / "checkpoints"
     torch.hub.set_dir(old)
+
+
+SMOKE_MODELS = Path(__file__).resolve().parents[1] / "data" / "pretrained" / "smoke"
+
+
+@pytest.fixture(scope="session")
+def smoke_models() -> Path:
+    """The smoke profile's base models (tiny hyperpriors, qualities 1, 2, 4, 6)."""
+    return SMOKE_MODELS
+
+
+@pytest.fixture(scope="session")
+def smoke_family():
+    """The smoke base models trained for MSE, as ``atjnd.models.ModelRef``s by quality."""
+    from jndlc_helpers.atjnd import models
+
+    return models.family(SMOKE_MODELS, "mse")

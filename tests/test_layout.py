@@ -12,7 +12,7 @@ import pytest
 import jndlc_helpers
 
 PACKAGE = Path(jndlc_helpers.__file__).parent
-SUBPACKAGES = ("data", "codec", "evaluation", "report", "jpeg")
+SUBPACKAGES = ("data", "codec", "evaluation", "report", "jpeg", "atjnd")
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = {"codec/train.py": 350, "pipeline.py": 250}
 

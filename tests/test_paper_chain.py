@@ -27,6 +27,8 @@ OVERRIDES = {
     # notebook 07 at tiny size too: one preprocessor, two quality factors
     "jpeg_losses": {"mse": ["baseline"]}, "jpeg_qualities": [30, 70], "jpeg_steps": 2, "jpeg_batch_size": 2,
     "jpeg_patch_size": 32, "jpeg_jod": False,
+    # notebook 08 at tiny size: the whole photographs only, no Guetzli
+    "atjnd_crops_per_image": 0, "atjnd_guetzli_images": 0,
 }
 
 

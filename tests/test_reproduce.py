@@ -42,6 +42,17 @@ def test_chain_writes_every_figure_and_table(smoke_run):
     assert ((t2["n_used"] + t2["n_out_of_range"]) <= t2["n_images"]).all()
 
 
+def test_chain_compresses_at_the_jnd(smoke_run):
+    run_dir, published = smoke_run
+    assert (published / "atjnd_bpp_per_image.png").stat().st_size > 1000
+    md = (published / "atjnd_bits.md").read_text()
+    assert "Bits to look unchanged" in md and "proxy JND labels (namm)" in md
+    at_jnd = json.loads((run_dir / "atjnd" / "at_jnd.json").read_text())
+    assert {"preprocessed_vs_plain_jpeg_bpp", "learned_vs_plain_jpeg_bpp", "jxl_d1_vs_learned_bpp",
+            "predictor_qf_mae", "predictor_within_jnd"} <= set(at_jnd)
+    assert {m["method"] for m in at_jnd["methods"]} >= {"jpeg-closed-loop", "learned-closed-loop", "jpegxl-d1"}
+
+
 def test_chain_results_are_finite_where_they_must_be(smoke_run):
     run_dir, _ = smoke_run
     rd = pd.read_csv(run_dir / "results" / "rd.csv")

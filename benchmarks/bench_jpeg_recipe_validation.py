@@ -16,9 +16,9 @@ other, the cheaper one (fewer steps x batch) wins.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from common import no_nan, write_result
@@ -52,14 +52,15 @@ def slug(name: str) -> str:
 
 
 def train(P: dict, name: str) -> tuple[Path, float]:
-    """One recipe's MSE preprocessor (baseline loss, the recipe's seed) and its training time."""
+    """One recipe's MSE preprocessor (baseline loss, the recipe's seed) and its training time
+    (from its log: the last session's, where it was resumed)."""
     steps_, batch, lr = RECIPES[name]
     cfg = TrainConfig(loss="baseline", distortion="mse", steps=steps_, batch_size=batch, lr=lr,
                       patch_size=P["jpeg_patch_size"], qualities=P["jpeg_qualities"], seed=P["jpeg_seeds"][0])
-    t0 = time.perf_counter()
-    weights = train_preprocessor(RUNS / "models" / f"baseline-mse-{slug(name)}", steps.training_images(P), cfg,
-                                 steps.proxy(), progress=True)
-    return weights, time.perf_counter() - t0
+    run = RUNS / "models" / f"baseline-mse-{slug(name)}"
+    weights = train_preprocessor(run, steps.training_images(P), cfg, steps.proxy(), progress=True)
+    last = (run / "log.jsonl").read_text().splitlines()[-1]
+    return weights, float(json.loads(last)["elapsed_s"])
 
 
 def choose(values: dict[str, float]) -> str:
@@ -85,14 +86,12 @@ def main() -> None:
     methods = {"jpeg": MethodSpec(("mse",), "jpeg"), "classical": MethodSpec(("mse",), "classical"),
                **{f"preproc-{slug(n)}": MethodSpec(("mse",), "learned", str(w)) for n, (w, _) in trained.items()}}
     images = steps.test_images({**P, "data_root": str(ROOT / VALIDATION_DIR)})
-    t0 = time.perf_counter()
     rd = evaluate_methods(images, methods, P["jpeg_qualities"], RUNS / "results" / "rd.csv", progress=True,
                           workers=2)
-    eval_s = time.perf_counter() - t0
     bd = bdrate.bd_rate_table(rd, [f"preproc-{slug(n)}" for n in RECIPES] + ["classical"], anchors=["classical", "jpeg"],
                               families=["mse"], metrics=["psnr"], methods=("pchip",), aggregates=("average-curve",),
                               n_boot=P["bootstrap"], seed=P["seed"])
-    report(P, bd, trained, len(images), eval_s)
+    report(P, bd, trained, len(images))
 
 
 def bd_row(bd, method: str, anchor: str) -> dict:
@@ -101,7 +100,7 @@ def bd_row(bd, method: str, anchor: str) -> dict:
                    "reason": r.reason or None})
 
 
-def report(P: dict, bd, trained: dict, n_images: int, eval_s: float) -> None:
+def report(P: dict, bd, trained: dict, n_images: int) -> None:
     candidates = [{"recipe": n, "steps": RECIPES[n][0], "batch_size": RECIPES[n][1], "lr": RECIPES[n][2],
                    "training_time_s": trained[n][1],
                    "bd_rate_vs_classical_psnr": bd_row(bd, f"preproc-{slug(n)}", "classical"),
@@ -119,8 +118,8 @@ def report(P: dict, bd, trained: dict, n_images: int, eval_s: float) -> None:
         agree=chosen == CHOSEN_BEFORE,
         classical_vs_jpeg_psnr=bd_row(bd, "classical", "jpeg"),
         images=f"{VALIDATION_DIR}/test ({n_images} images of 4 photographs, disjoint from train and test)",
-        seed=P["jpeg_seeds"][0], bootstrap=P["bootstrap"], evaluation_time_s=eval_s,
-        provenance=config.provenance_label(steps.provenance(P)),
+        seed=P["jpeg_seeds"][0], bootstrap=P["bootstrap"],
+        provenance=config.provenance_label({**steps.provenance(P), "budget": "each candidate's (candidates)"}),
     )
 
 

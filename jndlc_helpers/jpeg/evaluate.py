@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Tuple, Union
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -149,7 +149,7 @@ def run_label(method: str, seed: int) -> str:
     return method if seed == 0 else f"{method}-seed{seed}"
 
 
-MethodKey = Union[str, Tuple[str, int]]  # a method's table name, or (name, training seed); a name alone is seed 0
+MethodKey = str | tuple[str, int]  # a method's table name, or (name, training seed); a name alone is seed 0
 
 
 def evaluate_methods(images: Mapping[str, np.ndarray], methods: Mapping[MethodKey, MethodSpec],

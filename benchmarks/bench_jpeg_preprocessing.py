@@ -4,12 +4,16 @@ One run measures, side by side on the 13 test images:
 - the simulator against Pillow's decode (PSNR between them, quality factors 10-90);
 - the rate proxy, refitted on the training images (unlabelled photographs and JND
   training pairs), against real file sizes of the test images (Pearson, Spearman);
-- every preprocessor of the standard recipe (``config.JPEG_RECIPE``), trained
-  here (the weights are copied to data/jpeg_preprocessors/quick/ for the quick chain);
-- plain JPEG, the classical anchor and every preprocessor at quality factors 20-90:
-  BD-rate (PCHIP, average curve, bootstrap 95% over images) and BS_JND;
-- the rounding surrogate: the MSE preprocessor trained through a straight-through
-  rounding instead of the expected-cost relaxation.
+- every preprocessor of the standard recipe (``config.JPEG_RECIPE``), trained here with
+  each of its seeds (IWL with the first: it trains the baseline's weights); the first
+  seed's weights are copied to data/jpeg_preprocessors/quick/ for the quick chain;
+- plain JPEG, the classical anchor, its SSIM-weighted variant (MS-SSIM family) and every
+  preprocessor at quality factors 20-90: BD-rate (PCHIP, average curve) and BS_JND, each
+  loss against the baseline-loss preprocessor of the same seed, 95% intervals over images
+  (bootstrap) and seeds (Student-t), Holm's correction over each anchor's rows
+  (``evaluation.replicates``), and the baseline loss's seed-to-seed spread;
+- the rounding surrogate: the MSE preprocessor (first seed) trained through a
+  straight-through rounding instead of the expected-cost relaxation.
 
 The headline value is the MSE-trained preprocessor's rate relative to plain JPEG at
 equal PSNR (1 + BD-rate/100): below 1 is better.
@@ -38,6 +42,7 @@ from jndlc_helpers.jpeg import rate as R  # noqa: E402
 from jndlc_helpers.jpeg import simulator as S  # noqa: E402
 from jndlc_helpers.jpeg import steps  # noqa: E402
 from jndlc_helpers.evaluation import evaluate as E  # noqa: E402
+from jndlc_helpers.evaluation import replicates  # noqa: E402
 from jndlc_helpers.evaluation import metrics as M  # noqa: E402
 
 FIDELITY_QUALITIES = tuple(range(10, 91, 10))
@@ -69,30 +74,57 @@ def rate_fit(P: dict, test: dict) -> dict:
     return corr
 
 
+def tested(r) -> dict:
+    """A replicated row's interval, seeds, test and Holm-corrected test."""
+    return {"interval": r["interval"], "seeds": int(r["n_seeds"]), "differs": bool(r["differs"]),
+            "p": float(r["p"]), "holm": bool(r["holm"])}
+
+
 def bd_value(bd, method, family, anchor, metric) -> dict:
     row = bd[(bd.method == method) & (bd.family == family) & (bd.anchor == anchor) & (bd.metric == metric)]
     if row.empty:
         return {"bd_rate": None, "low": None, "high": None, "reason": "not computed"}
     r = row.iloc[0]
     return no_nan({"bd_rate": float(r.bd_rate), "low": float(r.low), "high": float(r.high),
-                   "reason": r.reason or None})
+                   "reason": r.reason or None} | (tested(r) if "holm" in row else {}))
 
 
 def per_loss(bd, bs, families: dict) -> list:
+    """Every preprocessor against plain JPEG, the classical anchors and the baseline-loss
+    preprocessor of the same seed: BD-rate in PSNR and MS-SSIM dB, BS_JND in its family's metric."""
     out = []
     for family, losses in families.items():
         metric = "psnr" if family == "mse" else "ms_ssim_db"
+        anchors = ["jpeg", "classical", *(["classical-ssim"] if family == "ms-ssim" else []), steps.CONTROL]
         for loss in losses:
             m = f"preproc-{loss}"
             row = {"loss": loss, "family": family}
-            for anchor in ("jpeg", "classical", "preproc-baseline"):
+            for anchor in anchors:
                 for met in ("psnr", "ms_ssim_db"):
                     row[f"bd_rate_vs_{anchor}_{met}"] = bd_value(bd, m, family, anchor, met)
-            for base in ("jpeg", "preproc-baseline"):
+            for base in ("jpeg", steps.CONTROL):
                 s = bs[(bs.method == m) & (bs.family == family) & (bs.baseline == base) & (bs.metric == metric)]
                 row[f"bs_jnd_vs_{base}"] = no_nan({k: float(s.iloc[0][k]) for k in ("mean", "low", "high")}
-                                                  | {"n_used": int(s.iloc[0]["n_used"])}) if len(s) else None
+                                                  | {"n_used": int(s.iloc[0]["n_used"])}
+                                                  | (tested(s.iloc[0]) if "holm" in s else {})) if len(s) else None
             out.append(row)
+    return out
+
+
+def effects(bd, bs, families: dict) -> list:
+    """The JND losses' effects: each loss against the baseline-loss preprocessor of the same
+    seed, BD-rate and BS_JND in its family's metric, with interval, seeds, test and Holm."""
+    out = []
+    for family, losses in families.items():
+        metric = "psnr" if family == "mse" else "ms_ssim_db"
+        for loss in (x for x in losses if x != "baseline"):
+            s = bs[(bs.method == f"preproc-{loss}") & (bs.family == family) & (bs.baseline == steps.CONTROL)
+                   & (bs.metric == metric)]
+            bs_row = no_nan({"value": float(s.iloc[0]["mean"]), "low": float(s.iloc[0]["low"]),
+                             "high": float(s.iloc[0]["high"])} | tested(s.iloc[0])) if len(s) else None
+            bd_row = bd_value(bd, f"preproc-{loss}", family, steps.CONTROL, metric)
+            out.append({"loss": loss, "family": family, "metric": metric,
+                        "bd_rate": {"value": bd_row.pop("bd_rate"), **bd_row}, "bs_jnd": bs_row})
     return out
 
 
@@ -110,6 +142,7 @@ def main() -> None:
                                             bootstrap=args.bootstrap),
                            "run_dir": str(ROOT / "runs" / "bench_jpeg")},
                           jpeg_losses=std["jpeg_losses"], jpeg_qualities=std["jpeg_qualities"],
+                          jpeg_seeds=std["jpeg_seeds"], jpeg_single_seed_losses=std["jpeg_single_seed_losses"],
                           jpeg_weights="", jpeg_jod=False)
     test = steps.test_images(P)
     fidelity = simulator_fidelity(test)
@@ -125,38 +158,39 @@ def main() -> None:
     train_s = time.perf_counter() - t0
     quick = ROOT / steps.SHIPPED / "quick"
     quick.mkdir(parents=True, exist_ok=True)
-    for name, path in weights.items():
-        shutil.copyfile(path, quick / f"{name}.pt")
+    for (loss, distortion, seed), path in weights.items():
+        if seed == P["jpeg_seeds"][0]:
+            shutil.copyfile(path, quick / f"{loss}-{distortion}.pt")
     t = time.perf_counter()
     rd = steps.evaluate_all(P, weights, progress=True)
     eval_s = time.perf_counter() - t
     bd, bs = steps.bd_rate_tables(P, rd), steps.bs_jnd_tables(P, rd)
     surrogate = surrogate_comparison(P, rd)
-    report(P, bd, bs, fidelity, corr, times, train_s, eval_s, surrogate)
+    floor = replicates.noise_floor_for(rd, list(P["jpeg_losses"]), control=steps.CONTROL)
+    report(P, bd, bs, fidelity, corr, times, train_s, eval_s, surrogate, floor)
 
 
 def surrogate_comparison(P: dict, rd) -> dict:
     """The MSE preprocessor trained through a straight-through rounding surrogate instead
-    of the expected-cost relaxation (same data, budget, seed), against plain JPEG."""
+    of the expected-cost relaxation (same data, budget, first seed), against plain JPEG."""
     from jndlc_helpers.evaluation import bdrate
     from jndlc_helpers.jpeg.evaluate import MethodSpec, evaluate_methods
-    from jndlc_helpers.jpeg.train import TrainConfig, train_preprocessor
+    from jndlc_helpers.jpeg.train import train_preprocessor
 
-    cfg = TrainConfig(loss="baseline", distortion="mse", steps=P["jpeg_steps"], batch_size=P["jpeg_batch_size"],
-                      patch_size=P["jpeg_patch_size"], qualities=P["jpeg_qualities"], lr=P["jpeg_lr"],
-                      seed=P["jpeg_seed"], surrogate="straight-through")
+    seed = P["jpeg_seeds"][0]
+    cfg = steps.train_config(P, "baseline", "mse", seed, surrogate="straight-through")
     w = train_preprocessor(steps.jpeg_path(P, "models", "baseline-mse-straight-through"), steps.training_images(P),
                            cfg, steps.proxy())
-    st = evaluate_methods(steps.test_images(P), {"preproc-baseline-st": MethodSpec(("mse",), "learned", str(w))},
+    st = evaluate_methods(steps.test_images(P), {("preproc-baseline-st", seed): MethodSpec(("mse",), "learned", str(w))},
                           P["jpeg_qualities"])
-    both = pd.concat([rd, st], ignore_index=True)
+    both = pd.concat([rd[rd["seed"] == seed], st], ignore_index=True)
     bd = bdrate.bd_rate_table(both, ["preproc-baseline-st", "preproc-baseline"], anchors=["jpeg"], families=["mse"],
                               metrics=["psnr"], methods=("pchip",), aggregates=("average-curve",),
                               n_boot=P["bootstrap"], seed=P["seed"])
     return {m: bd_value(bd, m, "mse", "jpeg", "psnr") for m in ("preproc-baseline-st", "preproc-baseline")}
 
 
-def report(P, bd, bs, fidelity, corr, times, train_s, eval_s, surrogate) -> None:
+def report(P, bd, bs, fidelity, corr, times, train_s, eval_s, surrogate, floor) -> None:
     mse = bd_value(bd, "preproc-baseline", "mse", "jpeg", "psnr")
     ms = bd_value(bd, "preproc-baseline", "ms-ssim", "jpeg", "ms_ssim_db")
     classical = bd_value(bd, "classical", "mse", "jpeg", "psnr")
@@ -177,6 +211,14 @@ def report(P, bd, bs, fidelity, corr, times, train_s, eval_s, surrogate) -> None
         bd_rate_mse_preprocessor_vs_classical_psnr=bd_value(bd, "preproc-baseline", "mse", "classical", "psnr"),
         bd_rate_msssim_preprocessor_vs_classical_msssimdb=bd_value(bd, "preproc-baseline", "ms-ssim", "classical",
                                                                    "ms_ssim_db"),
+        classical_ssim={f"bd_rate_vs_{a}_{m}": bd_value(bd, "classical-ssim", "ms-ssim", a, m)
+                        for a in ("jpeg", "classical") for m in ("psnr", "ms_ssim_db")},
+        bd_rate_msssim_preprocessor_vs_classical_ssim_msssimdb=bd_value(bd, "preproc-baseline", "ms-ssim",
+                                                                        "classical-ssim", "ms_ssim_db"),
+        jnd_loss_effects=effects(bd, bs, P["jpeg_losses"]), seeds=P["jpeg_seeds"],
+        single_seed_losses=P["jpeg_single_seed_losses"], noise_floor=floor,
+        holm="each anchor's rows of the BD-rate table (PSNR and MS-SSIM dB, both families) and each baseline's of "
+             "the BS_JND table",
         simulator_psnr_vs_pillow=fidelity["simulator_psnr_vs_pillow"], simulator=fidelity,
         rate_estimate_spearman=corr["spearman"], rate_estimate=corr,
         per_loss=per_loss(bd, bs, P["jpeg_losses"]),
@@ -184,7 +226,8 @@ def report(P, bd, bs, fidelity, corr, times, train_s, eval_s, surrogate) -> None
                                                  "straight-through": surrogate["preproc-baseline-st"]},
         training_time_s=times, training_time_total_s=train_s, evaluation_time_s=eval_s,
         recipe={k: P[k] for k in ("jpeg_steps", "jpeg_batch_size", "jpeg_lr", "jpeg_patch_size", "jpeg_qualities",
-                                  "jpeg_seed", "feature_extractor")},
+                                  "jpeg_seeds", "jpeg_single_seed_losses", "feature_extractor")},
+        recipe_checked_on_validation="benchmarks/results/jpeg_recipe_validation.json",
         bootstrap=P["bootstrap"], n_test_images=int(bd["n_images"].max()),
         provenance=config.provenance_label(steps.provenance(P)),
     )

@@ -24,7 +24,10 @@
 # quantisation levels JPEG will keep; it is trained with the baseline loss (MSE or
 # 1 - MS-SSIM) or one of the paper's JND losses (PWL, IWL, FWL; IWL-hinge is ours).
 # Beside it, a classical anchor without learning: a per-coefficient rate-distortion
-# rounding decision with chroma pre-compensation. Every number below comes from real
+# rounding decision with chroma pre-compensation. It weighs bits against squared error,
+# so it cannot aim at MS-SSIM (an MS-SSIM slope converted to squared-error units gives
+# back the MSE slope); in the MS-SSIM family a second anchor, `classical-ssim`, weighs
+# each block's squared error by its SSIM sensitivity. Every number below comes from real
 # bitstreams: Pillow encodes the preprocessed image and Pillow decodes it. The logic
 # lives in `jndlc_helpers.jpeg`.
 
@@ -34,6 +37,7 @@ run_dir = ""  # empty means runs/PROFILE
 bootstrap = None  # bootstrap resamples for the 95% intervals
 jpeg_steps = None  # training steps per preprocessor (None: the profile's)
 jpeg_weights = None  # folder of trained weights to load instead of training (None: the profile's)
+jpeg_seeds = None  # training seeds per preprocessor, e.g. [0, 1, 2] (None: the profile's)
 widget = True
 
 # %%
@@ -44,7 +48,7 @@ from jndlc_helpers.jpeg import steps
 from jndlc_helpers.reproduce import load_run_params
 
 P = steps.jpeg_params(load_run_params(profile, run_dir or None, bootstrap=bootstrap),
-                      jpeg_steps=jpeg_steps, jpeg_weights=jpeg_weights)
+                      jpeg_steps=jpeg_steps, jpeg_weights=jpeg_weights, jpeg_seeds=jpeg_seeds)
 display(Markdown(f"**{config.provenance_label(steps.provenance(P))}**"))
 
 # %% [markdown]
@@ -56,7 +60,13 @@ rd = steps.evaluate_all(P, weights)
 rd.groupby(["method", "family", "quality"])[["bpp", "psnr", "ms_ssim_db"]].mean()
 
 # %% [markdown]
-# ## BD-rate against plain JPEG, the classical anchor and the baseline-loss preprocessor
+# ## BD-rate against plain JPEG, the classical anchors and the baseline-loss preprocessor
+#
+# With several training seeds (the standard profile trains three), each loss is compared
+# with the baseline-loss preprocessor of the same seed; the intervals then cover the test
+# images and the seeds, and `holm` says whether a row still differs after Holm's
+# correction over the rows against the same anchor. IWL trains the baseline's weights, so
+# it is trained once and borrows the baseline's seed spread.
 
 # %%
 bd = steps.bd_rate_tables(P, rd)

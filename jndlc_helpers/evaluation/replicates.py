@@ -227,15 +227,16 @@ def with_holm(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 def bd_rate_table_replicated(rd: pd.DataFrame, proposed: Iterable[str], anchors: Iterable[str],
                              families: Iterable[str], metrics: Iterable[str], n_boot: int = 1000,
-                             seed: int = 0) -> pd.DataFrame:
+                             seed: int = 0, control: str = CONTROL) -> pd.DataFrame:
     """``bd_rate_replicated`` for every (family, anchor, method, metric) with rows; also a
-    "cubic" row per pair (point value, no interval), so ``report.tables.table_i`` reads it."""
+    "cubic" row per pair (point value, no interval), so ``report.tables.table_i`` reads it.
+    ``control``: the method whose seed spread one-seed rows borrow."""
     rows = []
     for family, anchor, method, metric in itertools.product(families, anchors, proposed, metrics):
         if method == anchor or metric not in rd or n_seeds(rd, anchor, family) == 0 \
                 or n_seeds(rd, method, family) == 0:
             continue
-        r = bd_rate_replicated(rd, method, anchor, family, metric, n_boot=n_boot, seed=seed)
+        r = bd_rate_replicated(rd, method, anchor, family, metric, n_boot=n_boot, seed=seed, control=control)
         cubic, check = r.pop("cubic"), r.pop("cubic_check")
         rows.append(r)
         rows.append({**r, "interpolation": "cubic", "bd_rate": cubic, "low": math.nan, "high": math.nan,
@@ -267,9 +268,10 @@ def noise_floor(rd: pd.DataFrame, control: str, families: Iterable[str],
 
 def bsjnd_replicated(rd: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str], baseline: str,
                      families: Iterable[str], metric: str | None = None, n_boot: int = 1000,
-                     seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     seed: int = 0, control: str = CONTROL) -> tuple[pd.DataFrame, pd.DataFrame]:
     """BS_JND (eq. 9) per image and seed, paired by seed as ``pairing``; the summary is the
     mean saving over every (seed, image) in range, with images bootstrapped and seeds Student-t.
+    ``control``: the method whose seed spread one-seed rows borrow.
     Returns (per-image table with a ``seed`` column, summary in ``BSJND_COLUMNS``)."""
     per = []
     for method, family in itertools.product(proposed, families):
@@ -286,7 +288,7 @@ def bsjnd_replicated(rd: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str
     common = common_images(per_image) if len(per_image) else {}
     rows = []
     for k, g in per_image.groupby(["method", "family", "key", "baseline", "metric", "interpolation"], sort=False):
-        borrowed = bsjnd_seed_spread(rd, jnd, baseline, k[1], metric) if g["seed"].nunique() == 1 else None
+        borrowed = bsjnd_seed_spread(rd, jnd, baseline, k[1], metric, control) if g["seed"].nunique() == 1 else None
         rows.append(_bsjnd_row(k, g, n_boot, seed, common.get(tuple(k[i] for i in (1, 3, 4, 5)), set()), borrowed))
     table = pd.DataFrame(rows, columns=BSJND_COLUMNS)
     return per_image, with_holm(table, ["baseline"]) if len(table) else table

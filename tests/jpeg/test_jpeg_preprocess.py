@@ -71,3 +71,30 @@ def test_weights_round_trip_and_bad_files(tmp_path):
         PP.load_weights(tmp_path / "junk.pt")
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         PP.load_weights(tmp_path / "missing.pt")
+
+
+def test_ssim_weights_favour_flat_blocks():
+    x = torch.full((1, 3, 16, 32), 120.0)
+    x[..., 16:] += torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 30  # textured right half
+    w = C.ssim_block_weights(x)
+    assert w.shape == (1, 1, 2, 4) and float(w.mean()) == pytest.approx(1.0)
+    assert float(w[..., :2].min()) > 5 * float(w[..., 2:].max())
+
+
+def test_unit_block_weights_are_the_plain_rule(make_rgb, proxy):
+    x = rgb_tensor(make_rgb(32, 48, seed=5, high=255))
+    u = C.targets(x, 50)
+    ones = S.Coefficients(torch.ones(1, 1, 1, 4, 6), torch.ones(1, 1, 1, 2, 3))
+    lam = torch.tensor([0.03])
+    for a, b in zip(C.rd_scores(u, 50, lam, proxy), C.rd_scores(u, 50, lam, proxy, ones)):
+        assert torch.equal(a, b)
+
+
+def test_ssim_weighted_anchor_is_its_own_method(make_rgb, proxy):
+    rgb = make_rgb(64, 96, seed=6, high=255)
+    assert C.jpeg_slope(rgb, 50, "ssim-weighted") > 0
+    with pytest.raises(ValueError, match="slope metric"):
+        C.jpeg_slope(rgb, 50, "ssim")
+    plain, ssim = C.classical_preprocess(rgb, 50, proxy), C.classical_preprocess(rgb, 50, proxy, ssim_weighted=True)
+    assert ssim.dtype == np.uint8 and ssim.shape == rgb.shape and not np.array_equal(plain, ssim)
+    assert JE.MethodSpec(("ms-ssim",), "classical-ssim").build()(rgb, 50).shape == rgb.shape

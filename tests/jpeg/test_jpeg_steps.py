@@ -33,14 +33,38 @@ def test_smoke_steps_write_every_table(tmp_path, make_pairs):
     assert len(again) == len(rd)
     other = steps.jpeg_path(P, "other.pt")  # other weights under the same name: that method is redone
     PP.save_weights(other, PP.Preprocessor(8), {"multiplier": 0.7})
-    redone = steps.evaluate_all(P, {**weights, "iwl-mse": other}, progress=False)
+    redone = steps.evaluate_all(P, {**weights, ("iwl", "mse", 0): other}, progress=False)
     assert len(redone) == len(rd)
     keys = json.loads(Path(f"{steps.jpeg_path(P, 'results', 'rd.csv')}.methods.json").read_text())
-    assert file_digest(other)[:16] in keys["preproc-iwl-mse"]
+    assert keys["preproc-iwl-mse"]["weights"] == file_digest(other)[:16]
     g = steps.gallery(P, rd, weights)
     assert set(g.options("method")) == {"jpeg", "classical", "preproc-baseline", "preproc-iwl"}
     row = g.row("c", "preproc-baseline", "mse", 30)
     assert row["bpp"] == rd[(rd.image == "c") & (rd.method == "preproc-baseline") & (rd.quality == 30)]["bpp"].iloc[0]
+
+
+def test_several_seeds_are_paired_with_the_control_of_their_seed(tmp_path, make_pairs):
+    root = make_pairs(["a", "b"], split="train", size=(64, 48))
+    make_pairs(["c", "d"], split="test", size=(64, 48), root=root)
+    P = steps.jpeg_params({**config.profile("smoke", data_root=str(root), parallel_runs=1, bootstrap=20),
+                           "run_dir": str(tmp_path / "run")}, jpeg_steps=2, jpeg_seeds=[0, 1])
+    weights = steps.train_all(P, progress=False)
+    assert sorted(weights) == [("baseline", "mse", 0), ("baseline", "mse", 1), ("iwl", "mse", 0)]
+    assert steps.jpeg_path(P, "models", "baseline-mse-seed1", "done").exists()
+    rd = steps.evaluate_all(P, weights, progress=False)
+    seeds = rd.groupby("method")["seed"].unique().map(sorted).to_dict()
+    assert seeds == {"jpeg": [0], "classical": [0], "preproc-baseline": [0, 1], "preproc-iwl": [0]}
+    bd = steps.bd_rate_tables(P, rd).set_index(["method", "anchor", "metric"])
+    assert bd.loc[("preproc-baseline", "jpeg", "psnr"), "n_seeds"] == 2
+    iwl = bd.loc[("preproc-iwl", "preproc-baseline", "psnr")]
+    assert iwl["n_seeds"] == 1 and "control's seed spread" in iwl["interval"]
+    assert "seed spread" not in bd.loc[("classical", "jpeg", "psnr"), "interval"]  # not trained: no seed noise
+    bs = steps.bs_jnd_tables(P, rd)
+    assert {"n_seeds", "holm"} <= set(bs.columns)
+    for name in ("bd_rate.md", "bs_jnd.md"):
+        text = steps.figure_path(P, name).read_text()
+        assert "2 training seeds" in text and "holm" in text and "x 2 seeds" in text
+    assert steps.figure_rd(P, rd).is_file()
 
 
 def test_method_specs_travel_to_worker_processes():

@@ -42,7 +42,7 @@ import pandas as pd
 
 from ..vocab import CONTROL, METRIC_OF, QUALITY_METRICS
 from .bdrate import BD_COLUMNS, MIN_OVERLAP, bd_rate, bd_rate_table, cubic_check, row_seed
-from .bsjnd import SUMMARY_COLUMNS, bsjnd, bsjnd_per_image, common_images, jod_targets, status_summary
+from .bsjnd import PER_IMAGE_COLUMNS, SUMMARY_COLUMNS, bsjnd, bsjnd_per_image, common_images, jod_targets, status_summary
 
 INTERVAL = "95%: images bootstrapped, seeds Student-t"
 INTERVAL_BORROWED = "95%: images bootstrapped, one seed with the control's seed spread ({n} seeds)"
@@ -284,7 +284,8 @@ def bsjnd_replicated(rd: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str
             p = bsjnd_per_image(pd.concat([t, b]), jnd, [method], baseline=baseline, families=[family],
                                 metric=metric)
             per.append(p.assign(seed=s))
-    per_image = pd.concat(per, ignore_index=True) if per else pd.DataFrame(columns=["seed"])
+    per_image = (pd.concat(per, ignore_index=True) if per  # none proposed: empty, with the columns
+                 else pd.DataFrame(columns=[*PER_IMAGE_COLUMNS, "seed"]))
     common = common_images(per_image) if len(per_image) else {}
     rows = []
     for k, g in per_image.groupby(["method", "family", "key", "baseline", "metric", "interpolation"], sort=False):

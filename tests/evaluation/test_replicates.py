@@ -207,3 +207,13 @@ def test_bsjnd_over_seeds_has_the_like_for_like_column():
     assert row["n_common"] == 11 and row["n_used"] == 12
     assert row["mean_common"] == pytest.approx(g.loc[g["image"] != "im3", "saving"].mean(), abs=1e-9)
     assert row["mean_common"] != pytest.approx(row["mean"], abs=1e-9)
+
+
+def test_bsjnd_over_seeds_with_nothing_to_compare_is_empty_not_an_error():
+    """Only the baseline proposed (notebook 07 with one preprocessor, against itself): empty
+    tables with their columns, as the single-seed path returns."""
+    rd, _ = rd_table(effect=-0.05, seed_noise=0.03)
+    jnd = pd.DataFrame({"image": [f"im{i}" for i in range(12)], "psnr": [30.0] * 12})
+    per, summary = R.bsjnd_replicated(rd, jnd, ["baseline"], "baseline", ["mse"], n_boot=0)
+    assert per.empty and "method" in per.columns and "seed" in per.columns
+    assert summary.empty and list(summary.columns) == R.BSJND_COLUMNS

@@ -20,7 +20,6 @@ Resumable: trained runs, snapshots and evaluations are kept under ``--runs``.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from common import RESULTS, write_result
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_control_shift import evaluate_models, headline, image_pairs, pretrained_baseline  # noqa: E402
+from bench_control_shift import evaluate_models, headline, image_pairs, pretrained_baseline, snapshot  # noqa: E402
 
 from jndlc_helpers import parallel, reproduce  # noqa: E402
 from jndlc_helpers.codec import grid, train  # noqa: E402
@@ -39,18 +38,6 @@ from jndlc_helpers.vocab import CONTROL, METRIC_OF, PRETRAINED  # noqa: E402
 from jndlc_helpers.evaluation import basecheck  # noqa: E402
 from jndlc_helpers.files import atomic_write  # noqa: E402
 
-
-
-def snapshot(paths: dict, dest: Path) -> dict:
-    """A copy of each run's checkpoint under ``dest`` (the runs go on to larger budgets)."""
-    out = {}
-    for name, path in paths.items():
-        target = dest / name / Path(path).name
-        if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(target, lambda tmp, src=path: shutil.copyfile(src, tmp))
-        out[name] = target
-    return out
 
 
 def convergence(entries: list[dict], families: list[str], tolerance: float) -> dict:
@@ -122,7 +109,7 @@ def main() -> None:
         paths = grid.run_grid(runs / "models", [CONTROL], params["metrics"], params["qualities"],
                               base.replace(max_steps=steps), workers=parallel.training_workers(params))
         trained = time.perf_counter()
-        snap = snapshot(paths, runs / "snapshots" / str(steps))
+        snap = snapshot(paths, runs / "snapshots" / str(steps), steps)
         rd = evaluate_models(params, snap, CONTROL, runs / f"rd_{steps}_{args.images}.csv", args.images)
         entry = {"steps": steps, "train_s": round(trained - start, 1),
                  "evaluate_s": round(time.perf_counter() - trained, 1),

@@ -3,7 +3,8 @@
 The quick profile's control (the baseline loss on the JND train set mixed 1:1 with
 corpus photographs) is fine-tuned from the pretrained base models at each learning
 rate for growing budgets (each budget extends the runs of the one before, the same as
-a run of that budget: the learning rate is constant this short) and evaluated on the
+a run of that budget: the learning rate is constant this short; a copy of each budget's
+models is kept, so a rerun evaluates what that budget trained) and evaluated on the
 validation images (``--images validation``, the default: ``data/validation``, disjoint
 from train and test; ``--images test`` is how the learning rate was first chosen) after
 each, next to the base models. Its BD-rate against them (PCHIP, dataset-average curve,
@@ -21,6 +22,8 @@ at the paper's 1e-4.
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -35,6 +38,7 @@ from jndlc_helpers import config, parallel, pipeline, reproduce  # noqa: E402
 from jndlc_helpers.codec import grid, pretrain  # noqa: E402
 from jndlc_helpers.codec.runconfig import RunConfig  # noqa: E402
 from jndlc_helpers.evaluation import basecheck, evaluate  # noqa: E402
+from jndlc_helpers.files import atomic_write  # noqa: E402
 from jndlc_helpers.vocab import CONTROL, METRIC_OF, PRETRAINED, run_name  # noqa: E402
 
 PAPER_LR = config.profile("paper")["lr"]
@@ -56,6 +60,23 @@ def evaluate_models(params: dict, paths: dict, method: str, out_csv: Path, image
             for f in params["metrics"] for q in params["qualities"]]
     refs = [ref for ref, _ in image_pairs(params, images)]
     return evaluate.evaluate_all(jobs, refs, out_csv, progress=False, workers=parallel.training_workers(params))
+
+
+def snapshot(paths: dict, dest: Path, steps: int) -> dict:
+    """A copy of each run's checkpoint under ``dest`` (the runs go on to larger budgets);
+    a run trained past ``steps`` (a budget extended before its copy was taken) is refused."""
+    out = {}
+    for name, path in paths.items():
+        target = dest / name / Path(path).name
+        if not target.is_file():
+            done = json.loads((Path(path).parent / "done.json").read_text())
+            if done["steps"] != steps:
+                raise SystemExit(f"error: {Path(path).parent} has {done['steps']} steps, not {steps}: "
+                                 "remove it (and the copies past it) to train this budget again")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, lambda tmp, src=path: shutil.copyfile(src, tmp))
+        out[name] = target
+    return out
 
 
 def pretrained_baseline(params: dict, runs: Path, images: str = "test") -> tuple[RunConfig, pd.DataFrame]:
@@ -101,6 +122,7 @@ def main() -> None:
             paths = grid.run_grid(runs / f"lr{lr:g}", [CONTROL], params["metrics"], params["qualities"],
                                   base.replace(lr=lr, max_steps=steps), workers=parallel.training_workers(params))
             trained = time.perf_counter()
+            paths = snapshot(paths, runs / "snapshots" / f"lr{lr:g}" / str(steps), steps)
             rd = evaluate_models(params, paths, CONTROL, runs / f"rd_lr{lr:g}_{steps}_{args.images}.csv", args.images)
             entry = {"lr": lr, "steps": steps, "train_s": round(trained - start, 1),
                      "evaluate_s": round(time.perf_counter() - trained, 1),

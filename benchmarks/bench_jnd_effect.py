@@ -60,11 +60,22 @@ def effect(rd: pd.DataFrame, jq: pd.DataFrame, method: str, family: str, n_boot:
             "bs_jnd_low": num(b.get("low")), "bs_jnd_high": num(b.get("high")),
             "bs_jnd_differs": bool(b.get("differs", False)), "bs_jnd_p": num(b.get("p")),
             "bs_jnd_images": int(b.get("n_used", 0)),
-            "seeds": int(bd["n_seeds"]), "n_images": int(bd["n_images"]), "reason": bd["reason"]}
+            "seeds": int(bd["n_seeds"]), "n_images": int(bd["n_images"]), "reason": bd["reason"],
+            "qualities": trained_qualities(rd, method, family)}
+
+
+def trained_qualities(rd: pd.DataFrame, method: str, family: str) -> list[int]:
+    """The qualities ``method`` has rows at in ``family`` (fewer than the profile's: a partial row)."""
+    return sorted(int(q) for q in rd.loc[(rd["method"] == method) & (rd["family"] == family), "quality"].unique())
 
 
 def num(x) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else round(float(x), 3)
+
+
+def share_num(x) -> float | None:
+    """A share of D to 3 significant digits (it spans 1e-4 to 1)."""
+    return None if x is None or not math.isfinite(float(x)) else float(f"{float(x):.3g}")
 
 
 def add_holm(rows: list[dict]) -> None:
@@ -86,11 +97,11 @@ def fwl_rows(effects: list[dict], shares, params: dict) -> list[dict]:
             continue
         target = g["share_target"].dropna()
         e.update(feature_extractor=params["feature_extractor"], input_scale=str(g["input_scale"].iloc[0]),
-                 w=float(g["fwl_weight"].iloc[0]), feature_share=num(g["share"].mean()),
-                 feature_share_min=num(g["share"].min()), feature_share_max=num(g["share"].max()),
+                 w=float(g["fwl_weight"].iloc[0]), feature_share=share_num(g["share"].mean()),
+                 feature_share_min=share_num(g["share"].min()), feature_share_max=share_num(g["share"].max()),
                  share_target=num(target.iloc[0]) if len(target) else None)
         out.append({k: e[k] for k in ("method", "metric", "feature_share", "share_target", "w", "input_scale",
-                                      "bd_rate_vs_control", "low", "high", "seeds", "holm", "interval")}
+                                      "bd_rate_vs_control", "low", "high", "seeds", "qualities", "holm", "interval")}
                    | {"share": e["feature_share"]})
     return sorted(out, key=lambda r: (r["metric"], r["share"] if r["share"] is not None else -1))
 

@@ -35,7 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=float, default=None,
                    help="JPEG quality factor 1-100, or the learned family's continuous quality")
     p.add_argument("--step", type=float, default=None, help="latent quantisation step of one model (>= 1 coarser)")
-    p.add_argument("--preprocessor", default=None, help="JPEG preprocessor: a shipped name, 'classical' or a .pt file")
+    p.add_argument("--preprocessor", default=None, help="JPEG preprocessor: a shipped name, 'classical', 'classical-ssim' or a .pt file")
     p.add_argument("--target", choices=["jnd"], default=None, help="search the lowest rate within the JND")
     p.add_argument("--tau", type=float, default=1.0, help="JOD drop allowed (--target jnd)")
     p.add_argument("--display", default=DEFAULT_DISPLAY, help="ColorVideoVDP display model (--target jnd)")

@@ -93,15 +93,15 @@ def check_model(header: FF.Header, ref: MD.ModelRef, where: str = "the file") ->
 
 @functools.lru_cache(maxsize=4)
 def preprocessor(name: str | None):
-    """(rgb, qf) -> the image handed to JPEG: None = plain JPEG, "classical", a shipped
+    """(rgb, qf) -> the image handed to JPEG: None = plain JPEG, "classical" or "classical-ssim", a shipped
     preprocessor's name (``PREPROCESSORS``/<name>.pt) or a weights file."""
     from ..jpeg import evaluate as JE
     from ..jpeg.steps import proxy
 
     if name is None:
         return JE.plain_jpeg
-    if name == CLASSICAL:
-        return JE.classical_method(proxy())
+    if name in JE.CLASSICAL_KINDS:
+        return JE.classical_method(proxy(), ssim_weighted=name == "classical-ssim")
     return JE.learned_method(preprocessor_path(name), proxy())
 
 

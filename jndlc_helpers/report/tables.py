@@ -375,7 +375,8 @@ def effects_markdown(jnd_effect: str | os.PathLike) -> str:
     """The README's answer: from ``benchmarks/results/jnd_effect.json``, each method's BD-rate and
     BS_JND against the fine-tuned control of its seed, per family in its own metric, with 95%
     intervals, seeds, FWL's feature share, and the control's seed-to-seed spread. Bold: still
-    different from 0 after Holm's correction over the table's rows."""
+    different from 0 after Holm's correction over the table's rows. A row trained at fewer
+    qualities than the profile's (a grid still running) names the ones it has."""
     import json
 
     d = json.loads(Path(jnd_effect).read_text())
@@ -388,6 +389,10 @@ def effects_markdown(jnd_effect: str | os.PathLike) -> str:
         text = f"{e[key]:+.2f} [{e[low]:+.2f}, {e[high]:+.2f}]"
         return f"**{text}**" if e.get(holm) else text
 
+    def partial(e: dict) -> str:
+        q = e.get("qualities")
+        return "" if not q or q == d.get("qualities") else " (q" + ",".join(map(str, q)) + " only)"
+
     def share(e: dict | None) -> str:
         return "" if e is None or e.get("feature_share") is None else f"{100 * e['feature_share']:.3g}%"
 
@@ -395,7 +400,7 @@ def effects_markdown(jnd_effect: str | os.PathLike) -> str:
              "MS-SSIM family: BD-rate (MS-SSIM dB) | BS_JND | feature share |", "|---|---|---|---|---|---|---|---|"]
     for m in methods:
         a, b = by.get((m, "mse")), by.get((m, "ms-ssim"))
-        seeds = "/".join(str(e["seeds"]) for e in (a, b) if e)
+        seeds = "/".join(str(e["seeds"]) + partial(e) for e in (a, b) if e)
         lines.append(f"| {m} | {seeds} | {cell(a, 'bd_rate_vs_control', 'low', 'high', 'holm')} | "
                      f"{cell(a, 'bs_jnd_vs_control', 'bs_jnd_low', 'bs_jnd_high', 'bs_jnd_holm')} | {share(a)} | "
                      f"{cell(b, 'bd_rate_vs_control', 'low', 'high', 'holm')} | "

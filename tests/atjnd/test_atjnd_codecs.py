@@ -48,5 +48,8 @@ def test_jpeg_file_is_the_rd_tables_jpeg(make_rgb):
     assert np.array_equal(C.decode_jpeg(coded.data), E.decode_anchor(coded.data))
     pre = C.code_jpeg(rgb, 37, "classical")
     assert pre.data == JE.code_image(rgb, JE.classical_method(proxy()), 37)["data"]
+    ssim = C.code_jpeg(rgb, 37, "classical-ssim")  # the SSIM-weighted anchor, by name too
+    assert ssim.data != pre.data
+    assert ssim.data == JE.code_image(rgb, JE.classical_method(proxy(), ssim_weighted=True), 37)["data"]
     with pytest.raises(ValueError, match="not a weights file"):
         C.preprocessor_path("no-such-preprocessor")

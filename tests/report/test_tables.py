@@ -197,3 +197,16 @@ def test_effects_markdown_bolds_only_what_survives_holm(tmp_path):
     assert "| pwl | 3 | **+1.20 [+0.50, +2.00]** | +1.00 [-0.50, +2.50] |" in text
     assert "| fwl | 3 | n/a | n/a |  | +0.40 [+0.50, +2.00] |" in text and "1.23%" in text
     assert "*1.15*" in text and "*nan*" in text
+
+
+def test_effects_markdown_names_the_qualities_of_a_partial_row(tmp_path):
+    import json
+
+    from jndlc_helpers.report.tables import effects_markdown
+
+    row = dict(metric="mse", seeds=1, low=0.5, high=2.0, bd_rate_vs_control=1.2, holm=False)
+    d = {"qualities": [1, 3, 5, 7], "control_noise_floor": {},
+         "effects": [dict(method="pwl", qualities=[1, 3, 5, 7], **row), dict(method="fwl", qualities=[1, 3], **row)]}
+    (tmp_path / "e.json").write_text(json.dumps(d))
+    text = effects_markdown(tmp_path / "e.json")
+    assert "| pwl | 1 | +1.20" in text and "| fwl | 1 (q1,3 only) | +1.20" in text

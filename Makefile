@@ -43,9 +43,11 @@ lock:
 	  --python-version $(LOCK_PYTHON) --python-platform x86_64-manylinux_2_28 \
 	  --custom-compile-command "make lock" $(LOCK_ARGS) -o $(LOCK)
 
-# The browser test skips itself where Debian's chromium is missing.
+# The browser test skips itself where Debian's chromium is missing. Two workers (a test
+# file each at a time: a file's module fixtures, such as the smoke chain, run once).
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 reproduce: setup
 	$(BIN)/python -m jndlc_helpers reproduce --profile quick

@@ -1,6 +1,7 @@
 """Shared fixtures: tiny synthetic images and paired-dataset trees."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -10,6 +11,12 @@ import torch
 from PIL import Image
 
 from jndlc_helpers.codec.checkpoint import OFFLINE_ENV
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one pytest worker per core: one thread each, in the notebook kernels
+    # and training processes they start too, rather than cores x cores threads.
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 def smooth_rgb(h: int = 64, w: int = 48, seed: int = 0, high: int = 200) -> np.ndarray:

@@ -183,7 +183,11 @@ def provenance(P: dict[str, Any]) -> dict[str, Any]:
 
 
 def table_markdown(P: dict[str, Any], table: pd.DataFrame, rows: pd.DataFrame, picked: dict[str, Any]) -> str:
-    """The table "bits to look unchanged" with its caveats, written to figures/atjnd_bits.{csv,md}."""
+    """The table "bits to look unchanged" with its caveats, written to figures/atjnd_bits.{csv,md}.
+
+    Encode seconds stay out of the published table (wall time differs run to run, the
+    table must not): they are in the run's ``atjnd/results.csv`` and ``at_jnd.json``."""
+    table = table.drop(columns="encode_s")
     label = config.provenance_label(provenance(P))
     from . import judges as J
 

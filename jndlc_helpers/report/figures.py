@@ -70,14 +70,19 @@ def add_provenance(fig: Figure, provenance: Mapping[str, Any] | None, width: int
     fig.text(0.01, 0.005, text, fontsize=6.5, color="0.3", ha="left", va="bottom")
 
 
+REPRODUCIBLE_METADATA = {"pdf": {"CreationDate": None}}
+
+
 def save_figure(fig: Figure, out_base: str | os.PathLike, formats: Sequence[str] = ("png", "pdf"),
                 dpi: int = 150) -> list[Path]:
-    """Write ``out_base.png`` and ``out_base.pdf`` atomically."""
+    """Write ``out_base.png`` and ``out_base.pdf`` atomically, byte-identical run to run
+    (the PDF without its creation date)."""
     out_base = Path(out_base)
     paths = []
     for fmt in formats:
         path = out_base.with_name(out_base.name + f".{fmt}")
-        atomic_write(path, lambda p, fmt=fmt: fig.savefig(p, format=fmt, dpi=dpi))
+        atomic_write(path, lambda p, fmt=fmt: fig.savefig(p, format=fmt, dpi=dpi,
+                                                            metadata=REPRODUCIBLE_METADATA.get(fmt)))
         paths.append(path)
     return paths
 

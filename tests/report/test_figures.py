@@ -63,6 +63,15 @@ def test_fig2_rd_curves(tmp_path):
     assert len(jod) == 2 and "ours, not the paper's" in jod[0].get_ylabel()
 
 
+def test_saved_figures_are_byte_identical_run_to_run(tmp_path):
+    fig = FG.rd_curves_figure(table(), PROV, metrics=("psnr",))
+    first = FG.save_figure(fig, tmp_path / "a")
+    second = FG.save_figure(fig, tmp_path / "b")
+    assert b"/CreationDate" not in first[1].read_bytes()  # a date would differ run to run
+    for a, b in zip(first, second):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
 def test_fig5_single_image(tmp_path):
     paths = FG.plot_image_rd(table(), "a", 32.0, tmp_path / "fig5", PROV, methods=("baseline", "iwl", "fwl"))
     assert_written(paths)

@@ -48,6 +48,7 @@ def test_chain_compresses_at_the_jnd(smoke_run):
     md = (published / "atjnd_bits.md").read_text()
     assert "Bits to look unchanged" in md and "proxy JND labels (namm)" in md
     assert "encode_s" not in md  # wall time would make the published table differ run to run
+    assert "encode_s" in (run_dir / "notebooks" / "08_at_jnd.ipynb").read_text()  # the notebook shows it
     at_jnd = json.loads((run_dir / "atjnd" / "at_jnd.json").read_text())
     assert {"preprocessed_vs_plain_jpeg_bpp", "learned_vs_plain_jpeg_bpp", "jxl_d1_vs_learned_bpp",
             "predictor_qf_mae", "predictor_within_jnd"} <= set(at_jnd)

@@ -183,11 +183,10 @@ def provenance(P: dict[str, Any]) -> dict[str, Any]:
 
 
 def table_markdown(P: dict[str, Any], table: pd.DataFrame, rows: pd.DataFrame, picked: dict[str, Any]) -> str:
-    """The table "bits to look unchanged" with its caveats, written to figures/atjnd_bits.{csv,md}.
-
-    Encode seconds stay out of the published table (wall time differs run to run, the
-    table must not): they are in the run's ``atjnd/results.csv`` and ``at_jnd.json``."""
-    table = table.drop(columns="encode_s")
+    """The table "bits to look unchanged" with its caveats and encode seconds per image, as
+    notebook 08 shows it. The copy written to figures/atjnd_bits.{csv,md} leaves the
+    seconds out (wall time differs run to run, a published table must not): they stay in
+    the run's ``atjnd/results.csv`` and ``at_jnd.json``."""
     label = config.provenance_label(provenance(P))
     from . import judges as J
 
@@ -195,15 +194,19 @@ def table_markdown(P: dict[str, Any], table: pd.DataFrame, rows: pd.DataFrame, p
     if judge in J.THRESHOLDS:
         judge = f"{judge} {'<=' if J.LOWER_IS_BETTER[judge] else '>='} {J.THRESHOLDS[judge]:g}"
     notes = sorted({f"{r.method}: {r.note}" for r in rows.itertuples() if isinstance(r.note, str) and r.note})
-    body = table.to_markdown(index=False, floatfmt=".3f")
-    text = (f"**Bits to look unchanged** ({rows['image'].nunique()} test images; within JND: (a) JOD >= "
-            f"{10 - P['jnd_tau']:g} and PSNR >= the JND image's, (b) {judge}; fixed QF {picked['fixed_qf']} and SSIM "
-            f"target {picked['ssim_target']:.4f} chosen on the training images)\n\n{body}\n\n"
-            + "".join(f"- {n}\n" for n in notes) + f"\n*{label}*\n")
+
+    def text(t: pd.DataFrame) -> str:
+        return (f"**Bits to look unchanged** ({rows['image'].nunique()} test images; within JND: (a) JOD >= "
+                f"{10 - P['jnd_tau']:g} and PSNR >= the JND image's, (b) {judge}; fixed QF {picked['fixed_qf']} and "
+                f"SSIM target {picked['ssim_target']:.4f} chosen on the training images)\n\n"
+                f"{t.to_markdown(index=False, floatfmt='.3f')}\n\n"
+                + "".join(f"- {n}\n" for n in notes) + f"\n*{label}*\n")
+
+    published = table.drop(columns="encode_s")
     fig = Path(P["run_dir"]) / "figures"
-    atomic_write(fig / "atjnd_bits.csv", lambda p: table.to_csv(p, index=False, float_format="%.4f"))
-    write_text(fig / "atjnd_bits.md", text)
-    return text
+    atomic_write(fig / "atjnd_bits.csv", lambda p: published.to_csv(p, index=False, float_format="%.4f"))
+    write_text(fig / "atjnd_bits.md", text(published))
+    return text(table)
 
 
 def run(P: dict[str, Any], progress: bool = True) -> dict[str, Any]:

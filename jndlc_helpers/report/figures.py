@@ -31,8 +31,10 @@ METHOD_LABELS = {
     "iwl-hinge": "IWL-hinge (ours)",
     "fwl": "FWL",
     "fwl-caffe": "FWL (F fed Caffe's input)",
+    "fwl-share2": "FWL (feature term 2% of D)",
     "fwl-share10": "FWL (feature term 10% of D)",
     "fwl-share50": "FWL (feature term 50% of D)",
+    "fwl-share80": "FWL (feature term 80% of D)",
     "jpeg": "JPEG",
     "webp": "WebP",
     "avif": "AVIF",
@@ -49,8 +51,10 @@ _STYLE = {
     "iwl-hinge": dict(color="tab:purple", marker="D"),
     "fwl": dict(color="tab:red", marker="v"),
     "fwl-caffe": dict(color="tab:brown", marker="v", linestyle="--"),
+    "fwl-share2": dict(color="tab:olive", marker="<", linestyle="-."),
     "fwl-share10": dict(color="tab:orange", marker="<", linestyle="-."),
     "fwl-share50": dict(color="tab:pink", marker=">", linestyle="-."),
+    "fwl-share80": dict(color="tab:cyan", marker=">", linestyle="-."),
 }
 
 

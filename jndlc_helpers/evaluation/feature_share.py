@@ -22,7 +22,8 @@ from .replicates import bd_rate_replicated, with_holm
 SHARE_COLUMNS = ["method", "family", "quality", "seed", "input_scale", "fwl_weight", "feature_scale",
                  "share_target", "share"]
 BY_SHARE_COLUMNS = ["method", "family", "metric", "input_scale", "fwl_weight", "share_target", "share",
-                    "share_min", "share_max", "bd_rate_vs_control", "low", "high", "seeds", "differs", "p", "holm"]
+                    "share_min", "share_max", "qualities", "bd_rate_vs_control", "low", "high", "seeds", "differs", "p",
+                    "holm"]
 
 
 def run_shares(folders: Iterable[Path]) -> pd.DataFrame:
@@ -54,7 +55,8 @@ def input_scale(identity: dict) -> str:
 
 def by_share(rd: pd.DataFrame, shares: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
     """Per FWL method and family: the share (mean over its runs, and their range), its
-    settings, and its BD-rate against the control of its seed in the family's own metric
+    settings, the qualities its runs cover (a grid still running has fewer) and its BD-rate
+    against the control of its seed in the family's own metric
     (``replicates.bd_rate_replicated``), with Holm's correction over the rows."""
     rows = []
     for (method, family), g in shares.groupby(["method", "family"], sort=True):
@@ -65,7 +67,8 @@ def by_share(rd: pd.DataFrame, shares: pd.DataFrame, n_boot: int, seed: int) -> 
                      "fwl_weight": float(g["fwl_weight"].iloc[0]),
                      "share_target": float(target.iloc[0]) if len(target) else math.nan,
                      "share": float(g["share"].mean()), "share_min": float(g["share"].min()),
-                     "share_max": float(g["share"].max()), "bd_rate_vs_control": bd["bd_rate"], "low": bd["low"],
+                     "share_max": float(g["share"].max()),
+                     "qualities": ",".join(str(q) for q in sorted(set(g["quality"]))), "bd_rate_vs_control": bd["bd_rate"], "low": bd["low"],
                      "high": bd["high"], "seeds": bd["n_seeds"], "differs": bd["differs"], "p": bd["p"]})
     table = pd.DataFrame(rows, columns=BY_SHARE_COLUMNS[:-1])
     return with_holm(table.assign(all=0), ["all"]).drop(columns="all").sort_values(["family", "share"],

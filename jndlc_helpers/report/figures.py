@@ -518,7 +518,7 @@ def fwl_share_figure(table: pd.DataFrame, floor: Mapping[str, Any] | None,
             ax.errorbar([100 * r["share"]], [r["bd_rate_vs_control"]], yerr=err if np.isfinite(r["low"]) else None,
                         xerr=[[100 * (r["share"] - r["share_min"])], [100 * (r["share_max"] - r["share"])]], capsize=3,
                         color=style.get("color"), marker=style.get("marker", "o"), linestyle="none",
-                        label=f"{label(r['method'])}, w={r['fwl_weight']:g} ({int(r['seeds'])} seed(s))")
+                        label=f"{label(r['method'])}, w={r['fwl_weight']:g} ({int(r['seeds'])} seed(s), q{r['qualities']})")
         ax.set_xscale("log")
         ax.set_xlim(1e-3, 150)
         ax.set_xlabel("feature term's share of D, % (mean over training;\nhorizontal bar: range over its runs)")
@@ -540,8 +540,8 @@ def fwl_by_share(rd: pd.DataFrame, run_folders: Sequence[Path], families: Sequen
 
     table = feature_share.by_share(rd, feature_share.run_shares(run_folders), n_boot, seed)
     write_csv(Path(run_dir) / "results" / "fwl_by_share.csv", table)
-    cols = ["method", "family", "metric", "input_scale", "fwl_weight", "share_target", "share", "bd_rate_vs_control",
-            "low", "high", "seeds", "holm"]
+    cols = ["method", "family", "metric", "input_scale", "fwl_weight", "share_target", "share", "qualities",
+            "bd_rate_vs_control", "low", "high", "seeds", "holm"]
     write_text(Path(run_dir) / "figures" / "fwl_by_share.md",
                "FWL by the feature term's share of D (mean over training), BD-rate (%) against the fine-tuned "
                "control of the same seed, PCHIP, 95% interval (images bootstrapped, seeds Student-t; one seed: "

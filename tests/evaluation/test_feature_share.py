@@ -48,6 +48,7 @@ def test_by_share_puts_each_fwl_methods_effect_beside_its_share(tmp_path):
     table = FS.by_share(rd, FS.run_shares(folders), n_boot=50, seed=0)
     row = table.iloc[0]
     assert row["method"] == "fwl" and row["seeds"] == 3 and row["share"] == pytest.approx(0.2)
+    assert row["qualities"] == "3"  # the runs' qualities: a grid still running says which it has
     assert row["bd_rate_vs_control"] == pytest.approx(3.0, abs=1e-6) and bool(row["holm"])
     fig = figures.fwl_share_figure(table, {"mse/psnr": {"max_abs": 0.5}}, None)
     assert len(fig.axes) == 1 and np.isfinite(row["p"])

@@ -97,7 +97,7 @@ def fwl_rows(effects: list[dict], shares, params: dict) -> list[dict]:
             continue
         target = g["share_target"].dropna()
         e.update(feature_extractor=params["feature_extractor"], input_scale=str(g["input_scale"].iloc[0]),
-                 w=float(g["fwl_weight"].iloc[0]), feature_share=share_num(g["share"].mean()),
+                 w=round(float(g["fwl_weight"].iloc[0]), 9), feature_share=share_num(g["share"].mean()),
                  feature_share_min=share_num(g["share"].min()), feature_share_max=share_num(g["share"].max()),
                  share_target=num(target.iloc[0]) if len(target) else None)
         out.append({k: e[k] for k in ("method", "metric", "feature_share", "share_target", "w", "input_scale",

@@ -67,9 +67,9 @@ def by_share(rd: pd.DataFrame, shares: pd.DataFrame, n_boot: int, seed: int) -> 
                      "fwl_weight": float(g["fwl_weight"].iloc[0]),
                      "share_target": float(target.iloc[0]) if len(target) else math.nan,
                      "share": float(g["share"].mean()), "share_min": float(g["share"].min()),
-                     "share_max": float(g["share"].max()),
-                     "qualities": ",".join(str(q) for q in sorted(set(g["quality"]))), "bd_rate_vs_control": bd["bd_rate"], "low": bd["low"],
-                     "high": bd["high"], "seeds": bd["n_seeds"], "differs": bd["differs"], "p": bd["p"]})
+                     "share_max": float(g["share"].max()), "qualities": ",".join(map(str, sorted(set(g["quality"])))),
+                     "bd_rate_vs_control": bd["bd_rate"], "low": bd["low"], "high": bd["high"], "seeds": bd["n_seeds"],
+                     "differs": bd["differs"], "p": bd["p"]})
     table = pd.DataFrame(rows, columns=BY_SHARE_COLUMNS[:-1])
     return with_holm(table.assign(all=0), ["all"]).drop(columns="all").sort_values(["family", "share"],
                                                                                     kind="stable")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..config import provenance_label
+from ..config import METHOD_VARIANTS, provenance_label
 from ..files import atomic_write
 from ..vocab import ANCHOR_FAMILY, CONTROL, DISTORTIONS, PRETRAINED, QUALITY_METRICS
 
@@ -31,10 +31,8 @@ METHOD_LABELS = {
     "iwl-hinge": "IWL-hinge (ours)",
     "fwl": "FWL",
     "fwl-caffe": "FWL (F fed Caffe's input)",
-    "fwl-share2": "FWL (feature term 2% of D)",
-    "fwl-share10": "FWL (feature term 10% of D)",
-    "fwl-share50": "FWL (feature term 50% of D)",
-    "fwl-share80": "FWL (feature term 80% of D)",
+    **{m: f"FWL (feature term {v['feature_share']:.0%} of D)" for m, v in METHOD_VARIANTS.items()
+       if "feature_share" in v},
     "jpeg": "JPEG",
     "webp": "WebP",
     "avif": "AVIF",
@@ -518,7 +516,8 @@ def fwl_share_figure(table: pd.DataFrame, floor: Mapping[str, Any] | None,
             ax.errorbar([100 * r["share"]], [r["bd_rate_vs_control"]], yerr=err if np.isfinite(r["low"]) else None,
                         xerr=[[100 * (r["share"] - r["share_min"])], [100 * (r["share_max"] - r["share"])]], capsize=3,
                         color=style.get("color"), marker=style.get("marker", "o"), linestyle="none",
-                        label=f"{label(r['method'])}, w={r['fwl_weight']:g} ({int(r['seeds'])} seed(s), q{r['qualities']})")
+                        label=f"{label(r['method'])}, w={r['fwl_weight']:g} "
+                              f"({int(r['seeds'])} seed(s), q{r['qualities']})")
         ax.set_xscale("log")
         ax.set_xlim(1e-3, 150)
         ax.set_xlabel("feature term's share of D, % (mean over training;\nhorizontal bar: range over its runs)")

@@ -47,9 +47,20 @@ from .bsjnd import PER_IMAGE_COLUMNS, SUMMARY_COLUMNS, bsjnd, bsjnd_per_image, c
 INTERVAL = "95%: images bootstrapped, seeds Student-t"
 INTERVAL_BORROWED = "95%: images bootstrapped, one seed with the control's seed spread ({n} seeds)"
 INTERVAL_IMAGES = "95%: images bootstrapped only (one seed, no seed spread to borrow): not tested"
-REPLICATE_COLUMNS = BD_COLUMNS + ["n_seeds", "differs", "p", "holm"]
-BSJND_COLUMNS = SUMMARY_COLUMNS + ["n_seeds", "differs", "p", "holm"]
+REPLICATE_COLUMNS = BD_COLUMNS + ["n_seeds", "differs", "p", "holm", "qualities"]
+BSJND_COLUMNS = SUMMARY_COLUMNS + ["n_seeds", "differs", "p", "holm", "qualities"]
 ALPHA = 0.05
+
+
+def shared_qualities(rd: pd.DataFrame, method: str, anchor: str, family: str) -> list[float]:
+    """The qualities both ``method`` and ``anchor`` have rows at in ``family`` (a comparison's range)."""
+    sub = rd[rd["family"] == family]
+    return sorted(set(sub.loc[sub["method"] == method, "quality"]) & set(sub.loc[sub["method"] == anchor, "quality"]))
+
+
+def qualities_text(qualities: Iterable[float]) -> str:
+    """'1,3,5,7': a row's qualities, as the tables write them."""
+    return ",".join(f"{q:g}" for q in qualities)
 
 
 def n_seeds(rd: pd.DataFrame, method: str, family: str) -> int:
@@ -100,12 +111,12 @@ def bd_rate_replicated(rd: pd.DataFrame, method: str, anchor: str, family: str, 
            "interpolation": "pchip", "aggregate": "average-curve", "bd_rate": math.nan, "low": math.nan,
            "high": math.nan, "interval": "", "n_images": 0, "n_used": 0, "n_boot": 0, "n_boot_failed": 0,
            "check": "", "reason": "", "n_seeds": len(ms), "differs": False, "p": math.nan, "holm": False,
-           "cubic": math.nan, "cubic_check": ""}
+           "cubic": math.nan, "cubic_check": "", "qualities": ""}
     if not ms:
         return {**row, "reason": f"no seed of {method} has a run of {anchor} with the same seed"}
     sub = rd[rd["family"] == family]
-    qualities = sorted(set(sub.loc[sub["method"] == method, "quality"]) & set(sub.loc[sub["method"] == anchor,
-                                                                                         "quality"]))
+    qualities = shared_qualities(rd, method, anchor, family)
+    row["qualities"] = qualities_text(qualities)
     images = sorted(set(sub.loc[sub["method"] == method, "image"]) & set(sub.loc[sub["method"] == anchor, "image"]))
     tb, tq = cube(rd, method, family, metric, ms, images, qualities)
     ab, aq = cube(rd, anchor, family, metric, sorted(set(an)), images, qualities)
@@ -290,7 +301,8 @@ def bsjnd_replicated(rd: pd.DataFrame, jnd: pd.DataFrame, proposed: Iterable[str
     rows = []
     for k, g in per_image.groupby(["method", "family", "key", "baseline", "metric", "interpolation"], sort=False):
         borrowed = bsjnd_seed_spread(rd, jnd, baseline, k[1], metric, control) if g["seed"].nunique() == 1 else None
-        rows.append(_bsjnd_row(k, g, n_boot, seed, common.get(tuple(k[i] for i in (1, 3, 4, 5)), set()), borrowed))
+        rows.append(_bsjnd_row(k, g, n_boot, seed, common.get(tuple(k[i] for i in (1, 3, 4, 5)), set()), borrowed)
+                    | {"qualities": qualities_text(shared_qualities(rd, k[0], baseline, k[1]))})
     table = pd.DataFrame(rows, columns=BSJND_COLUMNS)
     return per_image, with_holm(table, ["baseline"]) if len(table) else table
 

@@ -21,7 +21,7 @@ from ..evaluation.bdrate import CUBIC_TOLERANCE, INTERVAL_BOOTSTRAP, MIN_IMAGES_
 from ..evaluation.bsjnd import jod_rule
 from ..vocab import CONTROL, METRIC_OF, PRETRAINED, QUALITY_METRICS
 from ..codec.features import feature_label
-from ..config import PAPER_TABLE_I, PAPER_TABLE_II, provenance_label
+from ..config import METHOD_VARIANTS, PAPER_TABLE_I, PAPER_TABLE_II, provenance_label
 from ..files import write_text
 
 BD_METRIC_TO_PAPER = {"psnr": "psnr", "ms_ssim_db": "ms-ssim", "ms_ssim": "ms-ssim"}
@@ -59,8 +59,29 @@ def _bd_metrics(bd: pd.DataFrame) -> list[str]:
 
 
 def fwl_note(key: str, features: str | None) -> str:
-    """'F = <feature extractor>' on FWL rows (empty elsewhere or when unknown)."""
-    return f"F = {feature_label(features)}" if features and key.split("-")[0] == "fwl" else ""
+    """'F = <feature extractor>' on FWL rows, with the variant's input or calibration
+    (``config.METHOD_VARIANTS``); empty elsewhere or when unknown."""
+    if not features or key.split("-")[0] != "fwl":
+        return ""
+    variant = METHOD_VARIANTS.get(key.removesuffix(f"-{_family(key)}"), {})
+    how = ("fed Caffe's input (0-255 minus the mean)" if variant.get("feature_input") == "caffe" else
+           f"w calibrated for a feature term of {variant['feature_share']:.0%} of D at the start"
+           if "feature_share" in variant else "")
+    return _note(f"F = {feature_label(features)}", how)
+
+
+def _qualities(value: Any) -> tuple[str, ...]:
+    """A row's ``qualities`` ("1,3,5,7", as ``replicates.qualities_text`` writes it) as a tuple."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)) or str(value) in ("", "nan"):
+        return ()
+    return tuple(f"{float(q):g}" for q in str(value).split(","))
+
+
+def partial_note(row: pd.Series, table: pd.DataFrame) -> str:
+    """'qualities 1, 3 only (of 1, 3, 5, 7)' on a row over fewer qualities than the table's others."""
+    full = sorted({q for v in table.get("qualities", []) for q in _qualities(v)}, key=float)
+    mine = _qualities(row.get("qualities"))
+    return f"qualities {', '.join(mine)} only (of {', '.join(full)})" if mine and set(mine) < set(full) else ""
 
 
 def table_i(bd: pd.DataFrame, anchor: str = CONTROL, aggregate: str = "average-curve",
@@ -102,7 +123,7 @@ def table_i(bd: pd.DataFrame, anchor: str = CONTROL, aggregate: str = "average-c
                 **_replicates(head),
                 "anchor": anchor,
                 "aggregate": aggregate,
-                "note": _note(reason, "" if np.isfinite(paper) else (
+                "note": _note(reason, partial_note(head, sel), "" if np.isfinite(paper) else (
                     JOD_NOTE if bd_metric == "jod" else NO_PAPER_VALUE), fwl_note(key, features)),
             })
     return pd.DataFrame(rows)
@@ -165,8 +186,8 @@ def table_ii(summary: pd.DataFrame, baseline: str = CONTROL, features: str | Non
             **_replicates(s),
             "baseline": baseline,
             "interpolation": s.get("interpolation", ""),
-            "note": _note(why, "" if np.isfinite(paper) else (JOD_NOTE if metric == "jod" else NO_PAPER_VALUE),
-                          fwl_note(key, features)),
+            "note": _note(why, partial_note(s, sel), "" if np.isfinite(paper) else (
+                JOD_NOTE if metric == "jod" else NO_PAPER_VALUE), fwl_note(key, features)),
         })
     return pd.DataFrame(rows)
 

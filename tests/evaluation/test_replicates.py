@@ -217,3 +217,16 @@ def test_bsjnd_over_seeds_with_nothing_to_compare_is_empty_not_an_error():
     per, summary = R.bsjnd_replicated(rd, jnd, ["baseline"], "baseline", ["mse"], n_boot=0)
     assert per.empty and "method" in per.columns and "seed" in per.columns
     assert summary.empty and list(summary.columns) == R.BSJND_COLUMNS
+
+
+def test_a_row_over_fewer_qualities_says_which():
+    """A method trained at qualities 1 and 3 only (a grid spread over sessions) is compared
+    where it has rows, and both tables say so; a complete one has every quality."""
+    rd, _ = rd_table(effect=-0.05, seed_noise=0.03)
+    rd = rd[~((rd["method"] == "fwl") & rd["quality"].isin([5, 7]))]
+    t = R.bd_rate_table_replicated(rd, ["fwl", "baseline"], ["baseline-pretrained"], ["mse"], ["psnr"], n_boot=0)
+    assert dict(zip(t["method"], t["qualities"])) == {"fwl": "1,3", "baseline": "1,3,5,7"}
+    jnd = pd.DataFrame({"image": [f"im{i}" for i in range(12)],
+                        "psnr": [24 + 0.3 * i + 4 * math.log2(1.6 ** 2) for i in range(12)]})
+    _, summary = R.bsjnd_replicated(rd, jnd, ["fwl", "baseline"], "baseline-pretrained", ["mse"], n_boot=0)
+    assert dict(zip(summary["method"], summary["qualities"])) == {"fwl": "1,3", "baseline": "1,3,5,7"}

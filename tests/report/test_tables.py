@@ -210,3 +210,19 @@ def test_effects_markdown_names_the_qualities_of_a_partial_row(tmp_path):
     (tmp_path / "e.json").write_text(json.dumps(d))
     text = effects_markdown(tmp_path / "e.json")
     assert "| pwl | 1 | +1.20" in text and "| fwl | 1 (q1,3 only) | +1.20" in text
+
+
+def test_a_partial_row_and_an_fwl_variant_say_what_they_are():
+    """Table I's note names a row's qualities when it has fewer than the table's others, and
+    an FWL variant's input or calibration (``config.METHOD_VARIANTS``)."""
+    bd = bd_rows().assign(qualities="1,3,5,7")
+    partial = bd[bd["key"] == "fwl-mse"].assign(key="fwl-share10-mse", method="fwl-share10", qualities="1,3")
+    caffe = bd[bd["key"] == "fwl-mse"].assign(key="fwl-caffe-mse", method="fwl-caffe")
+    t = T.table_i(pd.concat([bd, partial, caffe]), anchor="baseline", features="vgg16-hed").set_index(
+        ["key", "bd_metric"])
+    note = t.loc[("fwl-share10-mse", "PSNR"), "note"]
+    assert "qualities 1, 3 only (of 1, 3, 5, 7)" in note and "10% of D" in note
+    assert "Caffe's input" in t.loc[("fwl-caffe-mse", "PSNR"), "note"]
+    assert "only" not in t.loc[("fwl-mse", "PSNR"), "note"] and "Caffe" not in t.loc[("fwl-mse", "PSNR"), "note"]
+    assert T.partial_note(pd.Series({"qualities": 1.0}), pd.DataFrame({"qualities": ["1", "1,3"]})) \
+        == "qualities 1 only (of 1, 3)"  # a lone quality read back from a CSV as a number

@@ -36,13 +36,14 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def _reproduce(args: argparse.Namespace) -> None:
-    from .reproduce import ChainError, ParameterError, reproduce
+    from .reproduce import ChainError, ParameterError, reproduce, select_notebooks
 
     try:
         run_dir = reproduce(
             args.profile, args.run_dir, parse_overrides(args.param), force=args.force,
             cell_timeout="profile" if args.cell_timeout is None else (args.cell_timeout or None), progress=not args.no_progress,
             figures_dir=None if args.no_publish else (args.figures_dir or "default"),
+            notebooks=select_notebooks(args.only),
         )
     except (ChainError, KeyError, ParameterError) as e:
         raise SystemExit(f"error: {e.args[0] if e.args else e}") from None
@@ -114,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures-dir", default=None,
                    help="where the figures are copied (default: figures/<profile>/, named as --run-dir)")
     p.add_argument("--no-publish", action="store_true", help="don't copy the figures anywhere")
+    p.add_argument("--only", nargs="+", default=None, metavar="NN",
+                   help="these notebooks only, by number (e.g. --only 01 03 04 05: the standard profile's tables "
+                        "from its committed store, without training)")
     p.set_defaults(func=_reproduce)
     _data_parsers(sub)
     _training_parsers(sub)

@@ -30,6 +30,25 @@ NOTEBOOKS = (
     "07_jpeg_preprocessing.ipynb",
     "08_at_jnd.ipynb",
 )
+
+
+def select_notebooks(numbers: list[str] | None) -> tuple[str, ...]:
+    """The chain's notebooks named by number ("03") or name; all of them for None.
+    The standard profile rebuilds its tables from the committed store with 01 03 04 05,
+    without training."""
+    if not numbers:
+        return NOTEBOOKS
+    picked = []
+    for n in numbers:
+        match = [nb for nb in NOTEBOOKS if nb.split("_")[0] == n.zfill(2) or nb.removesuffix(".ipynb") == n
+                 or nb == n]
+        if not match:
+            raise ParameterError(f"--only {n!r}: no such notebook; choose among "
+                                 f"{', '.join(nb.split('_')[0] for nb in NOTEBOOKS)}")
+        picked.append(match[0])
+    return tuple(nb for nb in NOTEBOOKS if nb in picked)
+
+
 # Knobs that name files or folders: made absolute before any notebook sees them.
 PATH_KNOBS = ("data_root", "unlabelled_root", "kodak_root", "pretrained")
 

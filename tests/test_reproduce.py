@@ -303,3 +303,11 @@ def test_an_architecture_starts_from_its_own_base_models(tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
     assert R.default_run_dir("smoke", WECONV) == tmp_path / "runs" / f"smoke-{WECONV}"
     assert R.default_run_dir("smoke", "scale-hyperprior") == R.default_run_dir("smoke") == tmp_path / "runs" / "smoke"
+
+
+def test_only_some_notebooks_by_number_in_chain_order():
+    assert R.select_notebooks(None) == R.NOTEBOOKS
+    assert R.select_notebooks(["05", "3", "04_bd_rate", "01_prepare_data.ipynb"]) == (
+        "01_prepare_data.ipynb", "03_rd_evaluation.ipynb", "04_bd_rate.ipynb", "05_bs_jnd.ipynb")
+    with pytest.raises(R.ParameterError, match="--only '09': no such notebook"):
+        R.select_notebooks(["09"])

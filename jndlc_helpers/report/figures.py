@@ -184,8 +184,8 @@ def training_curves_figure(curves: pd.DataFrame, families: Sequence[str], proven
                            window: int | None = None) -> Figure:
     """Training loss per step: rows = training metric, columns = quality; per method the
     loss smoothed (rolling mean), averaged over seeds with the seeds' range as a band and
-    the first seed's raw loss faint behind; the legend outside the axes. A linear axis:
-    IWL's loss (eq. 7) can be negative."""
+    the first seed's raw loss faint behind; the legend outside the axes. A linear axis (IWL's
+    loss, eq. 7, can be negative), symmetric-log where the losses differ in scale (``_spread_scale``)."""
     qualities = sorted(curves["quality"].dropna().unique()) if len(curves) else [None]
     fig = Figure(figsize=(3.4 * len(qualities) + 1.8, 2.9 * len(families) + 0.7))
     axes = fig.subplots(len(families), len(qualities), squeeze=False)
@@ -194,9 +194,13 @@ def training_curves_figure(curves: pd.DataFrame, families: Sequence[str], proven
         for j, q in enumerate(qualities):
             ax = axes[i][j]
             sub = curves[(curves["family"] == family) & (curves["quality"] == q)] if len(curves) else curves
-            for method, g in (sub.groupby("method", sort=False) if len(sub) else []):
-                handles.setdefault(method, _plot_training(ax, g, method, window))
-            ax.set_title(f"{FAMILY_LABELS.get(family, family)}, q{q}", fontsize=9)
+            lines = [_plot_training(ax, g, method, window)
+                     for method, g in (sub.groupby("method", sort=False) if len(sub) else [])]
+            for (method, _), line in zip(sub.groupby("method", sort=False) if len(sub) else [], lines):
+                handles.setdefault(method, line)
+            log = _spread_scale(ax, lines)
+            ax.set_title(f"{FAMILY_LABELS.get(family, family)}, q{q}" + (" (symmetric log axis)" if log else ""),
+                         fontsize=9)
             ax.set_xlabel("step", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(True, alpha=0.3)
@@ -209,6 +213,18 @@ def training_curves_figure(curves: pd.DataFrame, families: Sequence[str], proven
     fig.tight_layout(rect=(0, 0.05, 1 - 1.7 / fig.get_figwidth(), 1))
     add_provenance(fig, provenance)
     return fig
+
+
+def _spread_scale(ax, lines: Sequence[Any], ratio: float = 10.0) -> bool:
+    """A symmetric-log y axis where the smoothed losses' typical sizes differ by more than
+    ``ratio`` (a loss on another scale, e.g. FWL fed Caffe's input, would flatten the rest);
+    linear near 0, where IWL's loss (eq. 7) can be negative."""
+    sizes = [float(np.nanmedian(np.abs(line.get_ydata()))) for line in lines]
+    sizes = [v for v in sizes if np.isfinite(v) and v > 0]
+    if len(sizes) > 1 and max(sizes) > ratio * min(sizes):
+        ax.set_yscale("symlog", linthresh=min(sizes) / 2)
+        return True
+    return False
 
 
 def _plot_training(ax, g: pd.DataFrame, method: str, window: int | None):

@@ -126,3 +126,17 @@ def test_pick_and_reconstruct_closest(tmp_path):
     assert [r["label"] for r in recs] == ["IWL-MSE", "JPEG"]
     assert all(r["rgb"].shape == img.shape and r["quality"] == 3 for r in recs)
     assert_written(FG.visual_comparison(img, recs, tmp_path / "fig4", PROV))
+
+
+def test_training_curves_on_another_scale_get_a_symmetric_log_axis():
+    """A loss 100x the others (FWL fed Caffe's input) would flatten them on a linear axis;
+    losses of one size keep it, and a negative loss (IWL, eq. 7) still draws."""
+    steps = np.arange(40)
+    rows = [dict(family="mse", quality=1, method=m, seed=0, step=s, loss=v + 0.01 * np.sin(s))
+            for m, v in (("baseline", 0.5), ("iwl", -0.1), ("fwl-caffe", 50.0)) for s in steps]
+    rows += [dict(family="ms-ssim", quality=1, method=m, seed=0, step=s, loss=v)
+             for m, v in (("baseline", 0.4), ("pwl", 0.5)) for s in steps]
+    fig = FG.training_curves_figure(pd.DataFrame(rows), ["mse", "ms-ssim"], PROV)
+    (mse,), (ms,) = fig.axes[0:1], fig.axes[1:2]
+    assert mse.get_yscale() == "symlog" and "symmetric log" in mse.get_title()
+    assert ms.get_yscale() == "linear" and "symmetric log" not in ms.get_title()

@@ -194,10 +194,10 @@ def training_curves_figure(curves: pd.DataFrame, families: Sequence[str], proven
         for j, q in enumerate(qualities):
             ax = axes[i][j]
             sub = curves[(curves["family"] == family) & (curves["quality"] == q)] if len(curves) else curves
-            lines = [_plot_training(ax, g, method, window)
-                     for method, g in (sub.groupby("method", sort=False) if len(sub) else [])]
-            for (method, _), line in zip(sub.groupby("method", sort=False) if len(sub) else [], lines):
-                handles.setdefault(method, line)
+            lines = []
+            for method, g in (sub.groupby("method", sort=False) if len(sub) else []):
+                lines.append(_plot_training(ax, g, method, window))
+                handles.setdefault(method, lines[-1])
             log = _spread_scale(ax, lines)
             ax.set_title(f"{FAMILY_LABELS.get(family, family)}, q{q}" + (" (symmetric log axis)" if log else ""),
                          fontsize=9)

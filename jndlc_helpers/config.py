@@ -139,7 +139,7 @@ _PAPER: dict[str, Any] = {
     **copy.deepcopy(ATJND),
 }
 
-# The quick profile: the paper's protocol in miniature on a 2-core CPU (~16 min).
+# The quick profile: the paper's protocol in miniature on a 2-core CPU (15-23 min).
 # - base models: ours (``PRETRAIN["quick"]``, trained on the photo corpus): the zoo's
 #   weights are a download outside the package registries, and Cheng2020 is too slow
 #   to fine-tune on 2 cores. Small, but ahead of JPEG: BD-rate -15.8% in PSNR (MSE family),
@@ -152,9 +152,9 @@ _PAPER: dict[str, Any] = {
 #   the paper profile: its 8 runs and their evaluation would add ~3.5 min.
 # - 70 steps of batch 4 per run (one run alone: 0.19-0.27 s a step MSE at 128 px,
 #   0.50-0.65 s MS-SSIM at 192 px; benchmarks/NOTES.md), two runs side by side on 2 cores
-#   (``parallel_runs``). Measured from an empty run folder: the 32 runs took 369 s, the
-#   whole chain (notebook 07 included) 586 s with the embedded data already built (~100 s
-#   more when not) (benchmarks/results/reproduce_quick.json). Fewer MS-SSIM pixels per step would be
+#   (``parallel_runs``). Measured from an empty run folder, twice in a row on one day's
+#   machine: the 32 runs took 417 s and 692 s, the whole chain (01-08) 863 s and 1358 s,
+#   with the embedded data already built (~100 s more when not; reproduce_quick.json). Fewer MS-SSIM pixels per step would be
 #   the next saving; they would change what the MS-SSIM tables measure.
 _QUICK: dict[str, Any] = {
     **_PAPER,

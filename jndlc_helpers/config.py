@@ -154,8 +154,9 @@ _PAPER: dict[str, Any] = {
 #   0.50-0.65 s MS-SSIM at 192 px; benchmarks/NOTES.md), two runs side by side on 2 cores
 #   (``parallel_runs``). Measured from an empty run folder, twice in a row on one day's
 #   machine: the 32 runs took 417 s and 692 s, the whole chain (01-08) 863 s and 1358 s,
-#   with the embedded data already built (~100 s more when not; reproduce_quick.json). Fewer MS-SSIM pixels per step would be
-#   the next saving; they would change what the MS-SSIM tables measure.
+#   with the embedded data already built (~100 s more when not; reproduce_quick.json).
+#   Fewer MS-SSIM pixels per step would be the next saving; they would change what the
+#   MS-SSIM tables measure.
 _QUICK: dict[str, Any] = {
     **_PAPER,
     "profile": "quick",
